@@ -1,0 +1,100 @@
+//! Listening sockets and the accept loop with `maxclients`.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+use super::conn::{self, Site};
+
+/// Bind `addr:port`; without an address, the IPv6 wildcard accepting IPv4
+/// too, or the IPv4 wildcard where IPv6 is unavailable.
+pub fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<std::net::TcpListener> {
+    match addr {
+        Some(ip) => bind_one(SocketAddr::new(ip, port)),
+        None => bind_one(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
+            .or_else(|_| bind_one(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port))),
+    }
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Answer sent to clients beyond `maxclients`.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
+
+/// How many refused clients may be waiting for their 503 at once; beyond
+/// that they are simply closed.
+const MAX_REFUSING: usize = 64;
+
+/// Accept connections until `shutdown` turns true. `slots` holds
+/// `maxclients` permits; a connection keeps one while it lives.
+pub async fn accept_loop(
+    listener: TcpListener,
+    site: Arc<Site>,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                log::error!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let site = site.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    conn::serve(stream, peer, site, shutdown).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                log::warn!("{peer}: maxclients reached, answering 503");
+                if let Ok(p) = refusing.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse(stream).await;
+                        drop(p);
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Send the 503, then drain what the client sends for a moment so that the
+/// close does not reset the connection before the answer is read.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(BUSY).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    })
+    .await;
+}

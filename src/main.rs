@@ -1,0 +1,171 @@
+//! The `marmoset` binary: command line → configuration → server.
+
+mod cli;
+mod init_d;
+mod logger;
+mod sys;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use marmoset::config::{self, Loaded};
+
+const DEFAULT_CONFIGS: &[&str] = &["/etc/marmoset/marmoset.conf", "/etc/ouistiti/ouistiti.conf"];
+
+fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("marmoset: {e}\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("marmoset: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> Result<()> {
+    if cli.help {
+        print!("{}", cli::USAGE);
+        return Ok(());
+    }
+    if cli.version {
+        println!("marmoset/{}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    if let Some(dir) = &cli.workdir {
+        std::env::set_current_dir(dir)
+            .with_context(|| format!("cannot enter working directory {}", dir.display()))?;
+    }
+    if cli.kill {
+        let pidfile = cli.pidfile.as_deref().context("-K needs the pid file (-p FILE)")?;
+        return stop_instance(pidfile);
+    }
+    let path = config_path(cli.config.as_deref())?;
+    let Loaded { mut config, warnings } = config::load_file(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    // `port = 0` takes the -P value, 80 by default (so `-P 0` asks the
+    // system for a free port).
+    let default_port = cli.port.unwrap_or(80);
+    config.servers.iter_mut().filter(|s| s.port == 0).for_each(|s| s.port = default_port);
+    if let Some(n) = cli.server {
+        if n == 0 || n > config.servers.len() {
+            bail!("-s {n}: the configuration has {} server(s)", config.servers.len());
+        }
+    }
+    if cli.check {
+        print!("{}", config::print::effective(&config, &path));
+        return Ok(());
+    }
+    if config.servers.is_empty() {
+        bail!("{}: no server configured (`servers` is empty or missing)", path.display());
+    }
+    let server = marmoset::Server::from_config(&config, cli.server).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bound = server.bind()?;
+    if cli.daemon {
+        sys::daemonize().context("cannot daemonize")?;
+    }
+    let pidfile = cli.pidfile.or(config.pid_file.clone());
+    if let Some(p) = &pidfile {
+        write_pidfile(p)?;
+    }
+    let logfile = cli.logfile.as_deref().or(config.log_file.as_deref());
+    logger::init(logfile).context("cannot open the log file")?;
+    if let Some(init) = &config.init_d {
+        init_d::run(init, "start");
+    }
+    if let Some(user) = &config.user {
+        if let Err(e) = sys::drop_privileges(user) {
+            log::error!("user {user}: {e}; keeping the current identity");
+        }
+    }
+    for a in bound.local_addrs() {
+        log::info!("listening on {a}");
+    }
+    log::logger().flush();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let served = rt.block_on(bound.serve(stop_signal()));
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    if let Some(init) = &config.init_d {
+        init_d::run(init, "stop");
+    }
+    log::info!("good bye");
+    log::logger().flush();
+    served.context("server failed")
+}
+
+/// The configuration file: `-f`, else the first default that exists.
+fn config_path(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    DEFAULT_CONFIGS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .with_context(|| {
+            format!(
+                "no configuration file given and none found (tried {}); use -f FILE",
+                DEFAULT_CONFIGS.join(", ")
+            )
+        })
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn read_pid(p: &Path) -> Option<i32> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+/// Write our pid, refusing when the file names another live instance.
+fn write_pidfile(p: &Path) -> Result<()> {
+    if let Some(pid) = read_pid(p) {
+        if pid != std::process::id() as i32 && sys::alive(pid) {
+            bail!("server already running (pid {pid} in {})", p.display());
+        }
+    }
+    std::fs::write(p, format!("{:010}\n", std::process::id()))
+        .with_context(|| format!("cannot write pid file {}", p.display()))
+}
+
+/// `-K`: SIGTERM the instance of the pid file, wait for it to exit (10 s at
+/// most), remove the file.
+fn stop_instance(pidfile: &Path) -> Result<()> {
+    let pid = read_pid(pidfile).with_context(|| format!("no pid in {}", pidfile.display()))?;
+    sys::kill(pid, libc::SIGTERM).with_context(|| format!("cannot stop pid {pid}"))?;
+    for _ in 0..100 {
+        if !sys::alive(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if sys::alive(pid) {
+        bail!("pid {pid} did not stop within 10 s");
+    }
+    let _ = std::fs::remove_file(pidfile);
+    Ok(())
+}

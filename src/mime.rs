@@ -1,0 +1,230 @@
+//! File name → `Content-Type`, as Ouistiti's `mimetypes` (REFERENCE §3.4).
+//!
+//! Lookup order: the built-in table, then the configured `mimetypes`
+//! entries in file order, then `application/octet-stream`. Configured
+//! entries therefore never override a built-in type, as in the original.
+//!
+//! The subject is the file name's last extension with its dot (`.html`),
+//! compared case-insensitively. Built-in entries match the extension
+//! exactly; a configured `ext` is a pattern list (§5.1) matched against the
+//! extension, so without a `$` it keeps the original's prefix quirk
+//! (`ext = ".mp4"` also matches `.mp4x`). The original applies that quirk to
+//! its built-in table too (`.jsx` served as JavaScript); marmoset does not,
+//! because `.json` must not become `.js`.
+//!
+//! Ouistiti's own entries keep its exact strings (`text/json`, no
+//! `charset`), so clients that compare them keep working; the entries it
+//! lacks and a device UI needs (SVG, fonts, WebAssembly, …) are added with
+//! their registered types.
+//!
+//! Every value is a [`HeaderValue`] built once: a lookup clones a
+//! reference-counted value and never allocates (except, rarely, to lowercase
+//! an upper-case extension for a configured pattern).
+
+use std::borrow::Cow;
+
+use http::HeaderValue;
+
+use crate::config::MimeTypeConfig;
+use crate::pattern::PatternList;
+
+/// The type of files whose extension nothing maps.
+pub const FALLBACK: &str = "application/octet-stream";
+
+/// Built-in extensions (without the dot, lower case) and their types.
+/// The first block is Ouistiti's table, verbatim.
+const BUILTIN: &[(&str, &str)] = &[
+    ("text", "text/plain"),
+    ("txt", "text/plain"),
+    ("html", "text/html"),
+    ("xhtml", "text/html"),
+    ("htm", "text/html"),
+    ("css", "text/css"),
+    ("json", "text/json"),
+    ("js", "application/javascript"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    // Not in Ouistiti: common in device web interfaces.
+    ("mjs", "application/javascript"),
+    ("map", "application/json"),
+    ("webmanifest", "application/manifest+json"),
+    ("wasm", "application/wasm"),
+    ("xml", "application/xml"),
+    ("csv", "text/csv"),
+    ("md", "text/markdown"),
+    ("svg", "image/svg+xml"),
+    ("ico", "image/x-icon"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("avif", "image/avif"),
+    ("bmp", "image/bmp"),
+    ("woff", "font/woff"),
+    ("woff2", "font/woff2"),
+    ("ttf", "font/ttf"),
+    ("otf", "font/otf"),
+    ("pdf", "application/pdf"),
+    ("zip", "application/zip"),
+    ("gz", "application/gzip"),
+    ("tar", "application/x-tar"),
+    ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"),
+    ("ogg", "audio/ogg"),
+    ("mp4", "video/mp4"),
+    ("webm", "video/webm"),
+    ("mjpeg", "video/x-motion-jpeg"),
+    ("mjpg", "video/x-motion-jpeg"),
+];
+
+/// The extension → type table of a running server.
+#[derive(Clone, Debug)]
+pub struct MimeTable {
+    /// `mimetypes` entries in file order, patterns lowered for
+    /// case-insensitive matching.
+    configured: Vec<(PatternList, HeaderValue)>,
+}
+
+impl Default for MimeTable {
+    /// The built-in table only.
+    fn default() -> Self {
+        MimeTable {
+            configured: Vec::new(),
+        }
+    }
+}
+
+impl MimeTable {
+    /// The built-in table followed by `entries`. An entry whose type is not
+    /// a valid header value is skipped with a log line.
+    pub fn new(entries: &[MimeTypeConfig]) -> MimeTable {
+        let configured = entries
+            .iter()
+            .filter_map(|e| match HeaderValue::from_str(&e.mime) {
+                Ok(v) => Some((PatternList::new(&e.ext.to_ascii_lowercase()), v)),
+                Err(_) => {
+                    log::warn!("mimetypes: `{}` is not a valid content type, ignored", e.mime);
+                    None
+                }
+            })
+            .collect();
+        MimeTable { configured }
+    }
+
+    /// The content type of `file_name` (a name or a path: only the part
+    /// after the last `/` counts).
+    pub fn lookup(&self, file_name: &str) -> HeaderValue {
+        let Some(ext) = extension(file_name) else {
+            return HeaderValue::from_static(FALLBACK);
+        };
+        if let Some(v) = builtin(&ext[1..]) {
+            return HeaderValue::from_static(v);
+        }
+        let lowered = if ext.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(ext.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(ext)
+        };
+        self.configured
+            .iter()
+            .find(|(ext_patterns, _)| ext_patterns.is_match(&lowered))
+            .map_or_else(|| HeaderValue::from_static(FALLBACK), |(_, v)| v.clone())
+    }
+}
+
+/// The last extension of the file name, dot included (`a.tar.gz` → `.gz`).
+fn extension(file_name: &str) -> Option<&str> {
+    let name = file_name.rsplit('/').next().unwrap_or(file_name);
+    name.rfind('.').map(|i| &name[i..])
+}
+
+fn builtin(ext: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map(|(_, v)| *v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ext: &str, mime: &str) -> MimeTypeConfig {
+        MimeTypeConfig {
+            ext: ext.into(),
+            mime: mime.into(),
+        }
+    }
+
+    fn look(t: &MimeTable, name: &str) -> String {
+        t.lookup(name).to_str().unwrap_or("?").to_string()
+    }
+
+    #[test]
+    fn ouistiti_builtins() {
+        let t = MimeTable::default();
+        assert_eq!(look(&t, "index.html"), "text/html");
+        assert_eq!(look(&t, "a.htm"), "text/html");
+        assert_eq!(look(&t, "a.xhtml"), "text/html");
+        assert_eq!(look(&t, "a.txt"), "text/plain");
+        assert_eq!(look(&t, "a.text"), "text/plain");
+        assert_eq!(look(&t, "a.css"), "text/css");
+        assert_eq!(look(&t, "data.json"), "text/json");
+        assert_eq!(look(&t, "app.js"), "application/javascript");
+        assert_eq!(look(&t, "a.png"), "image/png");
+        assert_eq!(look(&t, "a.jpg"), "image/jpeg");
+        assert_eq!(look(&t, "a.jpeg"), "image/jpeg");
+    }
+
+    #[test]
+    fn extras_and_fallback() {
+        let t = MimeTable::default();
+        assert_eq!(look(&t, "logo.svg"), "image/svg+xml");
+        assert_eq!(look(&t, "m.wasm"), "application/wasm");
+        assert_eq!(look(&t, "f.woff2"), "font/woff2");
+        assert_eq!(look(&t, "README"), FALLBACK);
+        assert_eq!(look(&t, "a.unknown"), FALLBACK);
+        assert_eq!(look(&t, "a."), FALLBACK);
+        assert_eq!(look(&t, "a.jsx"), FALLBACK, "built-ins match exactly");
+    }
+
+    #[test]
+    fn last_extension_of_the_file_name_only() {
+        let t = MimeTable::default();
+        assert_eq!(look(&t, "a.tar.gz"), "application/gzip");
+        assert_eq!(look(&t, "a.html.txt"), "text/plain");
+        assert_eq!(look(&t, "/dir.html/file"), FALLBACK);
+        assert_eq!(look(&t, "/dir/page.HTML"), "text/html");
+        assert_eq!(look(&t, "/.css"), "text/css");
+    }
+
+    #[test]
+    fn case_insensitive() {
+        let t = MimeTable::new(&[entry(".MP4x,.m4v", "video/x-m4v")]);
+        assert_eq!(look(&t, "A.JPG"), "image/jpeg");
+        assert_eq!(look(&t, "clip.M4V"), "video/x-m4v");
+        assert_eq!(look(&t, "clip.mp4X"), "video/x-m4v");
+    }
+
+    #[test]
+    fn configured_after_builtins_in_order() {
+        let t = MimeTable::new(&[
+            entry(".html", "application/xhtml+xml"),
+            entry(".dat", "application/x-first"),
+            entry(".dat", "application/x-second"),
+            entry(".bin$", "application/x-bin"),
+            entry("", "application/x-never"),
+        ]);
+        assert_eq!(look(&t, "a.html"), "text/html", "built-in wins");
+        assert_eq!(look(&t, "a.dat"), "application/x-first");
+        assert_eq!(look(&t, "a.data"), "application/x-first", "prefix quirk");
+        assert_eq!(look(&t, "a.bin"), "application/x-bin");
+        assert_eq!(look(&t, "a.binx"), FALLBACK);
+        assert_eq!(look(&t, "a.zzz"), FALLBACK);
+    }
+
+    #[test]
+    fn bad_configured_type_is_skipped() {
+        let t = MimeTable::new(&[entry(".x", "bad\ntype"), entry(".x", "text/x")]);
+        assert_eq!(look(&t, "a.x"), "text/x");
+    }
+}

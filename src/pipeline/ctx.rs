@@ -1,0 +1,56 @@
+//! Facts about one request that modules share, typed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::server_info::ServerInfo;
+
+/// The authenticated user, set by the authentication phase.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Group (role) of the user.
+    pub group: String,
+    /// Home directory, relative to the document module's `dochome`.
+    pub home: String,
+    /// Account status (`activated`, `approving`, …).
+    pub status: String,
+    /// The authentication scheme that established the user (`Basic`, …).
+    pub auth_type: &'static str,
+}
+
+/// Per-request context passed through the pipeline.
+pub struct RequestCtx {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local address the connection arrived on.
+    pub local: SocketAddr,
+    /// The server (or virtual host) serving the request.
+    pub server: Arc<ServerInfo>,
+    /// The request path, percent-decoded and normalised (always starts with
+    /// `/`, has no `.`/`..` segments and no empty segments). Modules use this,
+    /// never the raw URI, to find files.
+    pub path: String,
+    /// The authenticated user, if any.
+    pub user: Option<User>,
+    /// Name of the module that served the request (for the access log).
+    pub served_by: &'static str,
+    /// Module-private data.
+    pub extensions: http::Extensions,
+}
+
+impl RequestCtx {
+    /// A context for a request on `server` from `peer`.
+    pub fn new(server: Arc<ServerInfo>, peer: SocketAddr, local: SocketAddr) -> Self {
+        RequestCtx {
+            peer,
+            local,
+            server,
+            path: String::new(),
+            user: None,
+            served_by: "",
+            extensions: http::Extensions::new(),
+        }
+    }
+}

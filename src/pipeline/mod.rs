@@ -1,0 +1,225 @@
+//! The request pipeline: the one place where phases are sequenced.
+//!
+//! ```text
+//!  normalise path (400 / 414)
+//!  1 preflight     cors
+//!  2 authenticate  auth             sets ctx.user or answers 401 / 302
+//!  3 authorize     userfilter
+//!  4 route         redirect
+//!  5 handle        embedder roots, websocket, upgrade, webstream, cgi,
+//!                  python, document — first one that serves wins; none → 404
+//!  6 rewrite       error pages, redirect on error
+//!  finish          default headers, Date, error bodies, version cap
+//! ```
+//!
+//! [`Pipeline::serve`] is also the single place where an [`HttpError`]
+//! becomes a response and is logged.
+
+pub mod ctx;
+pub mod module;
+
+use std::sync::Arc;
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue};
+use http::{Method, StatusCode, Version};
+use http_body::Body as _;
+
+pub use ctx::{RequestCtx, User};
+pub use module::{BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response};
+
+use crate::body::Body;
+use crate::error::{HttpError, reason_phrase};
+use crate::request_body::RequestBody;
+use crate::server_info::{HttpVersion, ServerInfo};
+
+/// Modules sorted by phase, built once.
+#[derive(Default, Clone)]
+pub struct Chain {
+    preflight: Vec<Arc<dyn Module>>,
+    authenticate: Vec<Arc<dyn Module>>,
+    authorize: Vec<Arc<dyn Module>>,
+    route: Vec<Arc<dyn Module>>,
+    handle: Vec<Arc<dyn Module>>,
+    rewrite: Vec<Arc<dyn Module>>,
+}
+
+impl Chain {
+    /// Sort `modules` (in registry order) into their phases.
+    pub fn new(modules: Vec<Arc<dyn Module>>) -> Self {
+        let mut chain = Chain::default();
+        for m in modules {
+            let p = m.phases();
+            let lists = [
+                (Phases::PREFLIGHT, &mut chain.preflight),
+                (Phases::AUTHENTICATE, &mut chain.authenticate),
+                (Phases::AUTHORIZE, &mut chain.authorize),
+                (Phases::ROUTE, &mut chain.route),
+                (Phases::HANDLE, &mut chain.handle),
+                (Phases::REWRITE, &mut chain.rewrite),
+            ];
+            for (phase, list) in lists {
+                if p.contains(phase) {
+                    list.push(m.clone());
+                }
+            }
+        }
+        chain
+    }
+}
+
+/// The pipeline of one server (or virtual host).
+pub struct Pipeline {
+    info: Arc<ServerInfo>,
+    chain: Chain,
+    max_uri: usize,
+}
+
+impl Pipeline {
+    /// A pipeline for `info` running `chain`; request targets longer than
+    /// `max_uri` bytes get 414.
+    pub fn new(info: Arc<ServerInfo>, chain: Chain, max_uri: usize) -> Self {
+        Pipeline {
+            info,
+            chain,
+            max_uri,
+        }
+    }
+
+    /// The server this pipeline serves.
+    pub fn info(&self) -> &Arc<ServerInfo> {
+        &self.info
+    }
+
+    /// Run `req` through every phase and return the finished response.
+    pub async fn serve(&self, req: Request, ctx: &mut RequestCtx) -> Response {
+        let method = req.method().clone();
+        let version = req.version();
+        let resp = match self.run(req, ctx).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    log::error!("{} {}: {} ({})", ctx.peer, ctx.path, e, ctx.served_by);
+                } else if let Some(cause) = e.cause() {
+                    log::debug!("{} {}: {} ({cause})", ctx.peer, ctx.path, e.status());
+                }
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = e.status();
+                r
+            }
+        };
+        let resp = self
+            .chain
+            .rewrite
+            .iter()
+            .fold(resp, |r, m| m.rewrite(r, ctx));
+        self.finish(resp, &method, version)
+    }
+
+    async fn run(&self, req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
+        let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if uri_len > self.max_uri {
+            return Err(HttpError::new(StatusCode::URI_TOO_LONG));
+        }
+        ctx.path = crate::path::normalize(req.uri().path()).map_err(HttpError::bad_request)?;
+        let (head, body) = req.into_parts();
+        for m in &self.chain.preflight {
+            if let Flow::Respond(r) = m.preflight(&head, ctx)? {
+                return Ok(answered(r, ctx, m.name()));
+            }
+        }
+        for m in &self.chain.authenticate {
+            if let Flow::Respond(r) = m.authenticate(&head, ctx).await? {
+                return Ok(answered(r, ctx, m.name()));
+            }
+        }
+        for m in &self.chain.authorize {
+            if let Flow::Respond(r) = m.authorize(&head, ctx).await? {
+                return Ok(answered(r, ctx, m.name()));
+            }
+        }
+        for m in &self.chain.route {
+            if let Flow::Respond(r) = m.route(&head, ctx)? {
+                return Ok(answered(r, ctx, m.name()));
+            }
+        }
+        self.handle(Request::from_parts(head, body), ctx).await
+    }
+
+    async fn handle(&self, mut req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
+        for m in &self.chain.handle {
+            ctx.served_by = m.name();
+            match m.handle(req, ctx).await? {
+                Handled::Served(r) => return Ok(r),
+                Handled::Declined(r) => req = r,
+            }
+        }
+        ctx.served_by = "";
+        Err(HttpError::not_found())
+    }
+
+    /// Default headers, `Date`, the short body of bodiless errors and
+    /// redirects, and the version cap.
+    fn finish(&self, mut resp: Response, method: &Method, version: Version) -> Response {
+        let status = resp.status();
+        let headers = resp.headers_mut();
+        for (name, value) in &self.info.default_headers {
+            if !headers.contains_key(name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        headers.insert(DATE, crate::http_date::now());
+        let bodiless = resp.body().size_hint().exact() == Some(0);
+        if status.as_u16() >= 300
+            && status != StatusCode::NOT_MODIFIED
+            && bodiless
+            && !resp.headers().contains_key(CONTENT_TYPE)
+        {
+            let text = format!(" {} {}\r\n", status.as_u16(), reason_phrase(status));
+            let h = resp.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+            if method != Method::HEAD {
+                *resp.body_mut() = Body::from(text);
+            }
+        }
+        set_reason(&mut resp);
+        if self.info.version == HttpVersion::Http10 && version == Version::HTTP_11 {
+            *resp.version_mut() = Version::HTTP_10;
+        }
+        if method == Method::HEAD {
+            strip_body(&mut resp);
+        }
+        resp
+    }
+}
+
+fn answered(resp: Response, ctx: &mut RequestCtx, name: &'static str) -> Response {
+    ctx.served_by = name;
+    resp
+}
+
+/// Ouistiti's reason phrases where they differ from the standard ones.
+fn set_reason(resp: &mut Response) {
+    let status = resp.status();
+    let phrase = reason_phrase(status);
+    if Some(phrase) != status.canonical_reason() && !phrase.is_empty() {
+        if let Ok(r) = hyper::ext::ReasonPhrase::try_from(phrase.as_bytes()) {
+            resp.extensions_mut().insert(r);
+        }
+    }
+}
+
+/// A HEAD response keeps the length of the body it would have had.
+fn strip_body(resp: &mut Response) {
+    if let Some(n) = resp.body().size_hint().exact() {
+        if n > 0 && !resp.headers().contains_key(CONTENT_LENGTH) {
+            resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+    *resp.body_mut() = Body::empty();
+}
+
+/// Build a request for tests and HTTP/0.9 (no body).
+pub fn request_without_body(head: http::request::Builder) -> Result<Request, http::Error> {
+    head.body(RequestBody::empty())
+}

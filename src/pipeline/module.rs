@@ -1,0 +1,125 @@
+//! The one contract every module implements.
+//!
+//! A module says which phases it takes part in ([`Phases`]); the pipeline
+//! only calls it there, so the "pass" defaults below are never paid for.
+//! Phases before `handle` see the request head only; `handle` gets the
+//! whole request (with its streaming body) and either serves it or gives it
+//! back for the next content module.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::body::Body;
+use crate::error::HttpError;
+use crate::pipeline::ctx::RequestCtx;
+use crate::request_body::RequestBody;
+
+/// A request as modules receive it.
+pub type Request = http::Request<RequestBody>;
+/// The head of a request (method, URI, version, headers, extensions).
+pub type RequestHead = http::request::Parts;
+/// A response as modules produce it.
+pub type Response = http::Response<Body>;
+/// A boxed future at the `dyn Module` boundary.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The phases a module takes part in (a small bit set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Phases(u8);
+
+impl Phases {
+    /// CORS preflight.
+    pub const PREFLIGHT: Phases = Phases(1);
+    /// Authentication: sets the user or answers a challenge.
+    pub const AUTHENTICATE: Phases = Phases(2);
+    /// Authorization: rules on user × method × URI.
+    pub const AUTHORIZE: Phases = Phases(4);
+    /// Routing: redirects.
+    pub const ROUTE: Phases = Phases(8);
+    /// Content: serve the request or decline it.
+    pub const HANDLE: Phases = Phases(16);
+    /// Rewrite the final response (error pages).
+    pub const REWRITE: Phases = Phases(32);
+
+    /// Whether all phases of `other` are in `self`.
+    pub fn contains(self, other: Phases) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Phases {
+    type Output = Phases;
+    fn bitor(self, rhs: Phases) -> Phases {
+        Phases(self.0 | rhs.0)
+    }
+}
+
+/// Continue with the next module, or answer now.
+pub enum Flow {
+    /// Pass to the next module / phase.
+    Continue,
+    /// Stop the chain and send this response.
+    Respond(Response),
+}
+
+/// The result of the content phase.
+pub enum Handled {
+    /// The module produced the response.
+    Served(Response),
+    /// The module does not serve this request; the next one may.
+    Declined(Request),
+}
+
+/// A pluggable part of the request pipeline.
+///
+/// Implement the methods of the phases returned by [`Module::phases`]; the
+/// others are never called.
+pub trait Module: Send + Sync {
+    /// The module's name, as in the configuration (for logs).
+    fn name(&self) -> &'static str;
+
+    /// The phases this module takes part in.
+    fn phases(&self) -> Phases;
+
+    /// Phase 1: answer CORS preflights, refuse origins.
+    fn preflight(&self, _req: &RequestHead, _ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Phase 2: establish `ctx.user` or answer a challenge.
+    fn authenticate<'a>(
+        &'a self,
+        _req: &'a RequestHead,
+        _ctx: &'a mut RequestCtx,
+    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
+        Box::pin(std::future::ready(Ok(Flow::Continue)))
+    }
+
+    /// Phase 3: allow or refuse the authenticated request.
+    fn authorize<'a>(
+        &'a self,
+        _req: &'a RequestHead,
+        _ctx: &'a mut RequestCtx,
+    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
+        Box::pin(std::future::ready(Ok(Flow::Continue)))
+    }
+
+    /// Phase 4: redirects.
+    fn route(&self, _req: &RequestHead, _ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Phase 5: serve the request, or give it back.
+    fn handle<'a>(
+        &'a self,
+        req: Request,
+        _ctx: &'a mut RequestCtx,
+    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
+        Box::pin(std::future::ready(Ok(Handled::Declined(req))))
+    }
+
+    /// Phase 6: rewrite the response (runs for every response of the chain).
+    fn rewrite(&self, resp: Response, _ctx: &RequestCtx) -> Response {
+        resp
+    }
+}

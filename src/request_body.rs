@@ -1,0 +1,134 @@
+//! The request body as handed to modules and embedded handlers: a stream,
+//! bounded by the server's maximum body size. Nothing is buffered here; a
+//! handler that wants the whole body asks for it explicitly with
+//! [`RequestBody::to_bytes`], still within the limit.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::error::HttpError;
+
+/// Why reading the request body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body is larger than the configured maximum (answered 413).
+    #[error("request body larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The connection failed or the body was malformed (answered 400).
+    #[error("request body: {0}")]
+    Transport(#[from] hyper::Error),
+}
+
+impl From<BodyError> for HttpError {
+    fn from(e: BodyError) -> Self {
+        let status = match e {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Transport(_) => StatusCode::BAD_REQUEST,
+        };
+        HttpError::with_source(status, e)
+    }
+}
+
+/// A streamed request body with a size limit.
+pub struct RequestBody {
+    inner: Option<Incoming>,
+    limit: u64,
+    seen: u64,
+}
+
+impl RequestBody {
+    /// A request without a body (HTTP/0.9, tests).
+    pub fn empty() -> Self {
+        RequestBody {
+            inner: None,
+            limit: 0,
+            seen: 0,
+        }
+    }
+
+    pub(crate) fn new(inner: Incoming, limit: u64) -> Self {
+        RequestBody {
+            inner: Some(inner),
+            limit,
+            seen: 0,
+        }
+    }
+
+    /// The maximum number of bytes this body may carry.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The next chunk of data, `None` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        loop {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_frame(cx)).await;
+            match frame {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        return Ok(Some(d));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read the whole body into memory (at most the configured limit).
+    pub async fn to_bytes(mut self) -> Result<Bytes, BodyError> {
+        let mut buf = BytesMut::new();
+        while let Some(c) = self.chunk().await? {
+            buf.extend_from_slice(&c);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.seen += d.len() as u64;
+                    if this.seen > this.limit {
+                        this.inner = None;
+                        return Poll::Ready(Some(Err(BodyError::TooLarge { limit: this.limit })));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|i| i.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or(SizeHint::with_exact(0), |i| i.size_hint())
+    }
+}

@@ -1,0 +1,76 @@
+//! The few operating-system calls the binary needs that the standard
+//! library does not offer: fork for `-D`, signals for `-K`, and the
+//! privilege drop to `user`. Kept in one file so every `unsafe` is in sight.
+
+use std::ffi::CString;
+use std::io;
+
+/// Detach from the terminal: fork (the parent exits 0), `setsid`, fork again
+/// so the daemon can never reacquire a terminal. Must run before any thread
+/// is started.
+pub fn daemonize() -> io::Result<()> {
+    for round in 0..2 {
+        // SAFETY: called while the process has a single thread (before the
+        // runtime and the logger thread start), so fork cannot leave another
+        // thread's lock held in the child.
+        match unsafe { libc::fork() } {
+            -1 => return Err(io::Error::last_os_error()),
+            0 => {}
+            _ => std::process::exit(0),
+        }
+        if round == 0 {
+            // SAFETY: setsid has no memory-safety preconditions.
+            if unsafe { libc::setsid() } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Send `signal` to `pid`.
+pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether a process with `pid` exists.
+pub fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Drop to `user` for good: supplementary groups, then gid, then uid (real,
+/// effective and saved). Does nothing when not running as root.
+pub fn drop_privileges(user: &str) -> io::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let name = CString::new(user).map_err(io::Error::other)?;
+    // SAFETY: getpwnam returns a pointer to static storage or NULL; the
+    // fields are read at once, before any other call that could reuse it.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        if pw.is_null() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("user `{user}` not found"),
+            ));
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    // SAFETY: plain system calls on integer arguments and a valid C string.
+    unsafe {
+        if libc::initgroups(name.as_ptr(), gid) != 0
+            || libc::setresgid(gid, gid, gid) != 0
+            || libc::setresuid(uid, uid, uid) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! marmoset's integration tests: one binary, driving the real server with
+//! real clients. Tests are named `<module>_<behaviour>`.
+
+mod support;
