@@ -5,6 +5,7 @@
 
 use http::header::{CONTENT_LENGTH, REFERER, USER_AGENT};
 use http::{HeaderValue, Method, Uri, Version};
+use http_body::Body as _;
 
 use crate::pipeline::{Request, RequestCtx, Response};
 
@@ -47,7 +48,9 @@ pub fn write(line: &RequestLine, ctx: &RequestCtx, resp: &Response) {
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| resp.body().size_hint().exact());
+    let bytes = bytes.map_or_else(|| "-".to_string(), |n| n.to_string());
     let now = httpdate::fmt_http_date(std::time::SystemTime::now());
     log::info!(
         target: "access",

@@ -102,7 +102,10 @@ impl MimeTable {
             .filter_map(|e| match HeaderValue::from_str(&e.mime) {
                 Ok(v) => Some((PatternList::new(&e.ext.to_ascii_lowercase()), v)),
                 Err(_) => {
-                    log::warn!("mimetypes: `{}` is not a valid content type, ignored", e.mime);
+                    log::warn!(
+                        "mimetypes: `{}` is not a valid content type, ignored",
+                        e.mime
+                    );
                     None
                 }
             })

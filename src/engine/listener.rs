@@ -56,7 +56,7 @@ pub async fn accept_loop(
             _ = shutdown.changed() => return,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok((s, peer)) => (s, SocketAddr::new(peer.ip().to_canonical(), peer.port())),
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 log::error!("accept: {e}");

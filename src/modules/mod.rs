@@ -64,6 +64,7 @@ impl ModulesConfig {
                 if let Some(d) = document::DocumentConfig::from_section(&g, key == "filestorage") {
                     cfg.document.push(d);
                 }
+                g.finish();
             }
         }
         for &(key, protective) in NOT_YET {

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh: free ports, /proc readings, HTTP sanity checks,
+wrk output parsing and the final report.
+
+Sub-commands (all print to stdout):
+  freeport START [SKIP...]     first free loopback TCP port >= START, not in SKIP
+  cpu PID                      utime+stime clock ticks of PID and its descendants
+  rss PID                      "VmRSS VmHWM" in KiB, summed over PID and descendants
+  tree PID                     PID and its descendants, one per line
+  wait PORT PID SECONDS        wait until PORT accepts; exit 1 if PID dies or time runs out
+  check PORT                   GET /1k.html, /1m.bin, /missing; exit 1 on a wrong answer
+  record JSONL SERVER CASE WRKOUT TICKS0 TICKS1 HWM_KIB [TIMES0 TIMES1]
+                               parse a wrk output file and append one result line
+                               (TIMES0/1: bash `times` output before/after wrk, for
+                               wrk's own CPU time)
+  note JSONL SERVER KEY VALUE  append a per-server fact (idle_rss_kib, status, version...)
+  report JSONL META_JSON       print the text table, then the Markdown version
+"""
+
+import json
+import os
+import re
+import socket
+import sys
+import time
+import http.client
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVERS = ["nginx", "lighttpd", "marmoset"]
+
+# case id -> (label, what it is)
+CASES = [
+    ("1k-ka-50", "1 KiB, keep-alive, 50 conn"),
+    ("1k-ka-500", "1 KiB, keep-alive, 500 conn"),
+    ("1k-close-50", "1 KiB, Connection: close, 50 conn"),
+    ("1m-ka-50", "1 MiB, keep-alive, 50 conn"),
+    ("404-ka-50", "404, keep-alive, 50 conn"),
+    ("1k-pipe16-50", "1 KiB, pipelined x16, 50 conn"),
+]
+
+
+# ---------------------------------------------------------------- /proc
+
+def children_map():
+    kids = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rfind(")") + 2:].split()
+        ppid = int(fields[1])
+        kids.setdefault(ppid, []).append(int(name))
+    return kids
+
+
+def tree(pid):
+    kids = children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def ticks_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat[stat.rfind(")") + 2:].split()
+    # fields[0] is field 3 (state); utime is field 14, stime field 15.
+    return int(fields[11]) + int(fields[12])
+
+
+def status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cmd_cpu(pid):
+    print(sum(ticks_of(p) for p in tree(int(pid))))
+
+
+def cmd_rss(pid):
+    procs = tree(int(pid))
+    rss = sum(status_kib(p, "VmRSS") for p in procs)
+    hwm = sum(status_kib(p, "VmHWM") for p in procs)
+    print(rss, hwm)
+
+
+def cmd_tree(pid):
+    for p in tree(int(pid)):
+        print(p)
+
+
+# ---------------------------------------------------------------- network
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_freeport(start, *skip):
+    skip = {int(s) for s in skip}
+    for port in range(int(start), int(start) + 200):
+        if port not in skip and port_free(port) and not port_open(port):
+            print(port)
+            return
+    sys.exit("no free port near %s" % start)
+
+
+def cmd_wait(port, pid, seconds):
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        if not os.path.exists(f"/proc/{pid}"):
+            sys.exit(1)
+        if port_open(int(port)):
+            return
+        time.sleep(0.05)
+    sys.exit(1)
+
+
+def cmd_check(port):
+    expect = [("/1k.html", 200, 1024), ("/1m.bin", 200, 1024 * 1024), ("/missing.html", 404, None)]
+    bad = []
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    for path, status, size in expect:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != status or (size is not None and len(body) != size):
+            bad.append(f"GET {path}: {r.status}, {len(body)} bytes (want {status}"
+                       + (f", {size} bytes)" if size else ")"))
+        if r.getheader("connection", "").lower() == "close":
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    conn.close()
+    if bad:
+        print("; ".join(bad))
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- wrk
+
+UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+def parse_wrk(text):
+    res = {}
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", text)
+    if not m:
+        raise ValueError("no 'N requests in' line in wrk output")
+    res["requests"] = int(m.group(1))
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
+    res["seconds"] = float(m.group(2)) * scale
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    res["rps"] = float(m.group(1)) if m else res["requests"] / res["seconds"]
+    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMGT]?)B", text)
+    res["bytes_per_s"] = float(m.group(1)) * UNITS[m.group(2)] if m else 0.0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    res["socket_errors"] = dict(zip(["connect", "read", "write", "timeout"],
+                                    map(int, m.groups()))) if m else {}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    res["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", text, re.M)
+    if m:
+        res["p99_ms"] = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    return res
+
+
+def append(jsonl, obj):
+    with open(jsonl, "a") as f:
+        f.write(json.dumps(obj) + "\n")
+
+
+def children_cpu_s(times_file):
+    """Seconds of user+system CPU of the shell's reaped children, from the
+    second line of bash's `times` ("0m1.234s 0m0.567s")."""
+    with open(times_file) as f:
+        lines = f.read().splitlines()
+    total = 0.0
+    for m, s in re.findall(r"(\d+)m([\d.]+)s", lines[1]):
+        total += int(m) * 60 + float(s)
+    return total
+
+
+def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=None):
+    with open(wrkout) as f:
+        res = parse_wrk(f.read())
+    cpu_s = (int(t1) - int(t0)) / CLK_TCK
+    res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm))
+    res["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"] if res["requests"] else None
+    res["cpu_pct"] = 100.0 * cpu_s / res["seconds"] if res["seconds"] else None
+    if times0 and times1:
+        wrk_s = children_cpu_s(times1) - children_cpu_s(times0)
+        res["wrk_cpu_pct"] = 100.0 * wrk_s / res["seconds"] if res["seconds"] else None
+    append(jsonl, res)
+    errs = sum(res["socket_errors"].values())
+    print(f"{res['rps']:.0f} req/s, {res['bytes_per_s'] / 2**20:.1f} MiB/s, "
+          f"{res['cpu_us_per_req'] or 0:.2f} CPU us/req, server CPU {res['cpu_pct'] or 0:.0f}%"
+          + (f", wrk CPU {res['wrk_cpu_pct']:.0f}%" if res.get("wrk_cpu_pct") is not None else "")
+          + (f", socket errors {res['socket_errors']}" if errs else "")
+          + (f", non-2xx {res['non_2xx']}" if res["non_2xx"] else ""))
+
+
+def cmd_note(jsonl, server, key, value):
+    append(jsonl, {"server": server, "note": key, "value": value})
+
+
+# ---------------------------------------------------------------- report
+
+def load(jsonl):
+    runs, notes = {}, {}
+    with open(jsonl) as f:
+        for line in f:
+            obj = json.loads(line)
+            if "note" in obj:
+                notes.setdefault(obj["server"], {})[obj["note"]] = obj["value"]
+            else:
+                runs[(obj["server"], obj["case"])] = obj
+    return runs, notes
+
+
+def fmt(v, digits):
+    if v is None:
+        return "n/a"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(a, b, metric):
+    if "better" not in metric:  # context rows (CPU %), no ratio
+        return ""
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+def build_rows(runs, notes):
+    """Rows of (case label, metric label, {server: value}, digits)."""
+    rows = []
+    for case, label in CASES:
+        def val(server, key, scale=1.0):
+            r = runs.get((server, case))
+            if r is None or r.get(key) is None:
+                return None
+            return r[key] * scale
+        rows.append((label, "req/s (higher is better)", {s: val(s, "rps") for s in SERVERS}, 0))
+        if case.startswith("1m"):
+            rows.append((label, "MiB/s (higher is better)",
+                         {s: val(s, "bytes_per_s", 1 / 2**20) for s in SERVERS}, 1))
+        rows.append((label, "CPU us/req (lower is better)",
+                     {s: val(s, "cpu_us_per_req") for s in SERVERS}, 2))
+        rows.append((label, "server CPU % (of 1 core)", {s: val(s, "cpu_pct") for s in SERVERS}, 0))
+        rows.append((label, "wrk CPU % (near 100: client-bound)",
+                     {s: val(s, "wrk_cpu_pct") for s in SERVERS}, 0))
+    idle = {s: (float(notes[s]["idle_rss_kib"]) / 1024 if "idle_rss_kib" in notes.get(s, {}) else None)
+            for s in SERVERS}
+    peak = {}
+    for s in SERVERS:
+        hwms = [r["hwm_kib"] for (srv, _), r in runs.items() if srv == s]
+        peak[s] = max(hwms) / 1024 if hwms else None
+    rows.append(("memory", "idle RSS MiB (lower is better)", idle, 1))
+    rows.append(("memory", "peak RSS MiB (lower is better)", peak, 1))
+    return rows
+
+
+def text_table(rows):
+    head = ["case", "metric", *SERVERS, "marmoset/nginx", "marmoset/lighttpd"]
+    body = []
+    last = None
+    for case, metric, vals, d in rows:
+        body.append([case if case != last else "", metric,
+                     *(fmt(vals[s], d) for s in SERVERS),
+                     ratio(vals["marmoset"], vals["nginx"], metric),
+                     ratio(vals["marmoset"], vals["lighttpd"], metric)])
+        last = case
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+    def line(r):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    out = [line(head), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in body]
+    return "\n".join(out)
+
+
+def md_table(rows):
+    head = ["case", "metric", *SERVERS, "marmoset/nginx", "marmoset/lighttpd"]
+    out = ["| " + " | ".join(head) + " |",
+           "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
+    for case, metric, vals, d in rows:
+        out.append("| " + " | ".join([case, metric, *(fmt(vals[s], d) for s in SERVERS),
+                                      ratio(vals["marmoset"], vals["nginx"], metric),
+                                      ratio(vals["marmoset"], vals["lighttpd"], metric)]) + " |")
+    return "\n".join(out)
+
+
+def problems(runs, notes):
+    out = []
+    for s in SERVERS:
+        n = notes.get(s, {})
+        if n.get("status"):
+            out.append(f"{s}: {n['status']}")
+        if n.get("check"):
+            out.append(f"{s}: sanity check failed: {n['check']}")
+    for (s, case), r in sorted(runs.items()):
+        errs = {k: v for k, v in r.get("socket_errors", {}).items() if v}
+        if errs:
+            out.append(f"{s} / {case}: wrk socket errors {errs}")
+        if r.get("non_2xx") and not case.startswith("404"):
+            out.append(f"{s} / {case}: {r['non_2xx']} non-2xx responses")
+        if case.startswith("404") and r.get("non_2xx", 0) < r["requests"]:
+            out.append(f"{s} / {case}: only {r['non_2xx']} of {r['requests']} answers were not 2xx/3xx")
+    return out
+
+
+def cmd_report(jsonl, meta_json):
+    runs, notes = load(jsonl)
+    with open(meta_json) as f:
+        meta = json.load(f)
+    rows = build_rows(runs, notes)
+    probs = problems(runs, notes)
+    versions = ", ".join(f"{s} {notes.get(s, {}).get('version', '?')}" for s in SERVERS)
+
+    print("=" * 78)
+    print(f"Results ({meta['date']}, {meta['nproc']} CPUs, {meta['cpu']})")
+    print(f"Ratios are marmoset/other: for req/s and MiB/s above 1 is better for marmoset;")
+    print(f"for CPU us/req and RSS below 1 is better for marmoset.")
+    print()
+    print(text_table(rows))
+    if probs:
+        print("\nProblems:")
+        for p in probs:
+            print("  - " + p)
+    print()
+    print("=" * 78)
+    print("Markdown (paste into bench/RESULTS.md):")
+    print()
+    print(f"- date: {meta['date']}")
+    print(f"- machine: {meta['nproc']} CPUs (`nproc`), {meta['cpu']}, Linux {meta['kernel']}")
+    print(f"- command: `{meta['command']}`")
+    print(f"- {meta['seconds']} s per run after a {meta['warmup']} s warm-up; server pinned to CPU 0, "
+          f"`wrk -t1` pinned to CPU 1; one worker/process per server; no access log")
+    print(f"- versions: {versions}, {meta['wrk']}")
+    print(f"- ratios are marmoset/other: for req/s and MiB/s higher is better; "
+          f"for CPU µs/request and RSS lower is better")
+    print()
+    print(md_table(rows).replace("CPU us/req", "CPU µs/req"))
+    if probs:
+        print()
+        print("Problems seen during the run:")
+        print()
+        for p in probs:
+            print(f"- {p}")
+
+
+def main(argv):
+    cmds = {
+        "freeport": cmd_freeport, "cpu": cmd_cpu, "rss": cmd_rss, "tree": cmd_tree,
+        "wait": cmd_wait, "check": cmd_check, "record": cmd_record, "note": cmd_note,
+        "report": cmd_report,
+    }
+    if len(argv) < 2 or argv[1] not in cmds:
+        sys.exit(__doc__)
+    cmds[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

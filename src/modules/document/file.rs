@@ -1,0 +1,108 @@
+//! The response for a regular file: 304, 204, 200, 206 or 416.
+//!
+//! Order of decisions (RFC 9110 §13.2.2, then REFERENCE §6.11.1):
+//! conditional headers (304) → empty file (204, no body, no type) →
+//! `Range` (GET only, option `range`, subject to `If-Range`) → whole file.
+//! `HEAD` gets the headers of the whole-file answer with an explicit
+//! `Content-Length` and, as in the original, `Content-Location`.
+//!
+//! The body is never read here: [`Body::file`] streams the open file in
+//! bounded chunks as the connection drains it.
+
+use http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_RANGE, CONTENT_TYPE, RANGE,
+};
+use http::{HeaderValue, Method, StatusCode};
+
+use super::conditional::{Validators, not_modified, range_allowed};
+use super::range::{self, ByteRange, RangeDecision};
+use super::resolve::OpenFile;
+use crate::body::{Body, Segment};
+use crate::mime::MimeTable;
+use crate::pipeline::{Request, Response};
+
+/// What the caller knows about the file being served.
+pub struct Served<'a> {
+    /// The request path of the file (the default page's path for a
+    /// directory request).
+    pub uri: &'a str,
+    /// The open file.
+    pub open: OpenFile,
+    /// Whether option `range` is on.
+    pub ranges: bool,
+}
+
+/// Answer `req` with the file.
+pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response {
+    let Served { uri, open, ranges } = served;
+    let size = open.meta.len();
+    let validators = Validators::of(&open.meta);
+    let mut resp = Response::new(Body::empty());
+    validators.put(resp.headers_mut());
+    if not_modified(req.headers(), &validators) {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        return resp;
+    }
+    if size == 0 {
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        return resp;
+    }
+    let ctype = mime.lookup(uri);
+    let accept = if ranges { "bytes" } else { "none" };
+    let h = resp.headers_mut();
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static(accept));
+    h.insert(CONTENT_TYPE, ctype.clone());
+    if req.method() == Method::HEAD {
+        h.insert(CONTENT_LENGTH, HeaderValue::from(size));
+        if let Ok(loc) = HeaderValue::from_str(&super::encode_path(uri.trim_start_matches('/'))) {
+            h.insert(CONTENT_LOCATION, loc);
+        }
+        return resp;
+    }
+    let decision = match req.headers().get(RANGE) {
+        Some(r) if ranges && range_allowed(req.headers(), &validators) => {
+            range::parse(r.as_bytes(), size)
+        }
+        _ => RangeDecision::Full,
+    };
+    let segments = match decision {
+        RangeDecision::Full => vec![
+            ByteRange {
+                start: 0,
+                end: size - 1,
+            }
+            .segment(),
+        ],
+        RangeDecision::Unsatisfiable => return unsatisfiable(resp, size),
+        RangeDecision::Partial(parts) => partial(&mut resp, &parts, size, &ctype),
+    };
+    *resp.body_mut() = Body::file(open.file, segments);
+    resp
+}
+
+/// 416: no body of ours (the pipeline adds its short one), no type.
+fn unsatisfiable(mut resp: Response, size: u64) -> Response {
+    *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+    let h = resp.headers_mut();
+    h.remove(CONTENT_TYPE);
+    h.insert(CONTENT_RANGE, range::unsatisfied_range(size));
+    resp
+}
+
+/// 206: one range plainly, several as `multipart/byteranges`.
+fn partial(
+    resp: &mut Response,
+    parts: &[ByteRange],
+    size: u64,
+    ctype: &HeaderValue,
+) -> Vec<Segment> {
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    let h = resp.headers_mut();
+    if let [one] = parts {
+        h.insert(CONTENT_RANGE, one.content_range(size));
+        return vec![one.segment()];
+    }
+    let boundary = range::boundary();
+    h.insert(CONTENT_TYPE, range::multipart_type(&boundary));
+    range::multipart(parts, size, ctype, &boundary)
+}
