@@ -1,4 +1,8 @@
 //! marmoset's integration tests: one binary, driving the real server with
 //! real clients. Tests are named `<module>_<behaviour>`.
 
+mod cli;
+mod config;
+mod document;
+mod http;
 mod support;
