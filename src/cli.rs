@@ -28,6 +28,8 @@ pub struct Cli {
     pub version: bool,
     /// `-h`, `--help`.
     pub help: bool,
+    /// `--list-roots`: print the URI roots each server serves, then exit.
+    pub list_roots: bool,
 }
 
 /// The usage text.
@@ -44,6 +46,7 @@ usage: marmoset [options]
   -K, --kill            stop the instance named by the pid file
   -C, --check           check the configuration, print it, and exit
   -M, --modules DIR     accepted for compatibility, ignored (modules are built in)
+      --list-roots      print every server and the URI roots its modules serve
   -V, --version         print the version and exit
   -h, --help            print this help and exit
 ";
@@ -69,6 +72,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Er
             Short('C') | Long("check") => cli.check = true,
             Short('V') | Long("version") => cli.version = true,
             Short('h') | Long("help") => cli.help = true,
+            Long("list-roots") => cli.list_roots = true,
             other => return Err(other.unexpected()),
         }
     }

@@ -13,9 +13,7 @@ thread_local! {
 /// The current time as an RFC 9110 `Date` value (`Tue, 04 Mar 2025 10:00:00 GMT`).
 pub fn now() -> HeaderValue {
     let now = SystemTime::now();
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != secs {

@@ -17,7 +17,10 @@ pub fn run(path: &Path, arg: &str) {
                 return;
             }
         };
-        entries.retain(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')));
+        entries.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        });
         entries.sort();
         for p in entries.iter().rev() {
             run(p, arg);

@@ -39,6 +39,7 @@
 pub mod access_log;
 pub mod body;
 pub mod config;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod http_date;
@@ -51,7 +52,7 @@ pub mod request_body;
 pub mod server_info;
 
 pub use body::{Body, BodySender};
-pub use engine::{Bound, Server};
+pub use engine::{Bound, Mode, Running, Server};
 pub use error::HttpError;
 pub use pipeline::{Module, Request, RequestCtx, Response, User};
 pub use request_body::RequestBody;

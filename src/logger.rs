@@ -46,7 +46,12 @@ impl Log for Logger {
         let _ = if r.target() == "access" {
             writeln!(w, "{}", r.args())
         } else {
-            writeln!(w, "marmoset: {}: {}", r.level().as_str().to_lowercase(), r.args())
+            writeln!(
+                w,
+                "marmoset: {}: {}",
+                r.level().as_str().to_lowercase(),
+                r.args()
+            )
         };
         if r.level() <= Level::Warn {
             let _ = w.flush();
@@ -64,7 +69,8 @@ impl Log for Logger {
 /// stderr; otherwise the file is opened for appending (mode 0640). The level
 /// comes from `MARMOSET_LOG` (`error` … `trace`, default `info`).
 pub fn init(file: Option<&Path>) -> io::Result<()> {
-    let to_stderr = file.is_none_or(|f| f.as_os_str().is_empty() || f.to_string_lossy().starts_with('-'));
+    let to_stderr =
+        file.is_none_or(|f| f.as_os_str().is_empty() || f.to_string_lossy().starts_with('-'));
     let sink = if to_stderr {
         Sink::Stderr(BufWriter::new(io::stderr()))
     } else {
@@ -87,9 +93,11 @@ pub fn init(file: Option<&Path>) -> io::Result<()> {
     log::set_max_level(level);
     std::thread::Builder::new()
         .name("log-flush".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1));
-            logger.flush();
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                logger.flush();
+            }
         })?;
     Ok(())
 }

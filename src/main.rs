@@ -46,21 +46,34 @@ fn run(cli: cli::Cli) -> Result<()> {
             .with_context(|| format!("cannot enter working directory {}", dir.display()))?;
     }
     if cli.kill {
-        let pidfile = cli.pidfile.as_deref().context("-K needs the pid file (-p FILE)")?;
+        let pidfile = cli
+            .pidfile
+            .as_deref()
+            .context("-K needs the pid file (-p FILE)")?;
         return stop_instance(pidfile);
     }
     let path = config_path(cli.config.as_deref())?;
-    let Loaded { mut config, warnings } = config::load_file(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Loaded {
+        mut config,
+        warnings,
+    } = config::load_file(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in &warnings {
         eprintln!("{w}");
     }
     // `port = 0` takes the -P value, 80 by default (so `-P 0` asks the
     // system for a free port).
     let default_port = cli.port.unwrap_or(80);
-    config.servers.iter_mut().filter(|s| s.port == 0).for_each(|s| s.port = default_port);
+    config
+        .servers
+        .iter_mut()
+        .filter(|s| s.port == 0)
+        .for_each(|s| s.port = default_port);
     if let Some(n) = cli.server {
         if n == 0 || n > config.servers.len() {
-            bail!("-s {n}: the configuration has {} server(s)", config.servers.len());
+            bail!(
+                "-s {n}: the configuration has {} server(s)",
+                config.servers.len()
+            );
         }
     }
     if cli.check {
@@ -68,9 +81,17 @@ fn run(cli: cli::Cli) -> Result<()> {
         return Ok(());
     }
     if config.servers.is_empty() {
-        bail!("{}: no server configured (`servers` is empty or missing)", path.display());
+        bail!(
+            "{}: no server configured (`servers` is empty or missing)",
+            path.display()
+        );
     }
-    let server = marmoset::Server::from_config(&config, cli.server).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let server =
+        marmoset::Server::from_config(&config, cli.server).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cli.list_roots {
+        print!("{}", list_roots(&server));
+        return Ok(());
+    }
     let bound = server.bind()?;
     if cli.daemon {
         sys::daemonize().context("cannot daemonize")?;
@@ -109,6 +130,19 @@ fn run(cli: cli::Cli) -> Result<()> {
     served.context("server failed")
 }
 
+/// `--list-roots`: one block per server, one line per root.
+fn list_roots(server: &marmoset::Server) -> String {
+    let mut out = String::new();
+    for (i, (addr, port, info, roots)) in server.roots().into_iter().enumerate() {
+        let at = addr.map_or("*".to_string(), |a| a.to_string());
+        out.push_str(&format!("server {} {} {at}:{port}\n", i + 1, info.hostname));
+        for r in roots {
+            out.push_str(&format!("  {}\t{}\n", r.root, r.module));
+        }
+    }
+    out
+}
+
 /// The configuration file: `-f`, else the first default that exists.
 fn config_path(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
@@ -128,7 +162,10 @@ fn config_path(given: Option<&Path>) -> Result<PathBuf> {
 
 async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {

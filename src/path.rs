@@ -65,7 +65,8 @@ fn check_escapes(raw: &str) -> Result<(), PathError> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
+            let ok =
+                b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
             if !ok {
                 return Err(PathError::BadEscape);
             }

@@ -247,7 +247,10 @@ impl<'a> Section<'a> {
         match u64::try_from(n) {
             Ok(n) => Some(n),
             Err(_) => {
-                self.error(key, Problem::BadValue(format!("must not be negative, got {n}")));
+                self.error(
+                    key,
+                    Problem::BadValue(format!("must not be negative, got {n}")),
+                );
                 None
             }
         }

@@ -140,9 +140,11 @@ fn config_d_servers(dir: &Path, diag: &Diagnostics) -> Vec<ServerConfig> {
 /// the second one silently; marmoset refuses the file and says where.
 fn check_ports(config: &Config, diag: &Diagnostics) {
     for (i, s) in config.servers.iter().enumerate() {
-        let clash = config.servers[..i]
-            .iter()
-            .position(|o| o.port == s.port && o.port != 0 && (o.addr == s.addr || o.addr.is_none() || s.addr.is_none()));
+        let clash = config.servers[..i].iter().position(|o| {
+            o.port == s.port
+                && o.port != 0
+                && (o.addr == s.addr || o.addr.is_none() || s.addr.is_none())
+        });
         if let Some(j) = clash {
             diag.push(
                 Severity::Error,

@@ -156,7 +156,11 @@ impl Config {
 
 /// The servers of a file: `servers`, or `server` when absent.
 pub fn servers_of(top: &Section<'_>) -> Vec<ServerConfig> {
-    let key = if top.has("servers") { "servers" } else { "server" };
+    let key = if top.has("servers") {
+        "servers"
+    } else {
+        "server"
+    };
     top.accept(&["servers", "server"]);
     top.groups(key)
         .into_iter()
@@ -176,14 +180,21 @@ impl ServerConfig {
         if !hostname.contains('.') {
             s.warn(
                 "hostname",
-                Problem::BadValue(format!("host name `{hostname}` has no dot; cookies get no domain")),
+                Problem::BadValue(format!(
+                    "host name `{hostname}` has no dot; cookies get no domain"
+                )),
             );
         }
-        let service = s.str("service").unwrap_or_else(|| default_service(&hostname));
+        let service = s
+            .str("service")
+            .unwrap_or_else(|| default_service(&hostname));
         let port = match s.uint("port") {
             Some(p) if p <= u16::MAX as u64 => p as u16,
             Some(p) => {
-                s.error("port", Problem::BadValue(format!("port {p} is out of range")));
+                s.error(
+                    "port",
+                    Problem::BadValue(format!("port {p} is out of range")),
+                );
                 d.port
             }
             None => d.port,

@@ -64,7 +64,10 @@ fn server(s: &ServerConfig) -> String {
     }
     line("port", s.port.to_string());
     line("service", quote(&s.service));
-    line("keepalivetimeout", s.keepalive_timeout.as_secs().to_string());
+    line(
+        "keepalivetimeout",
+        s.keepalive_timeout.as_secs().to_string(),
+    );
     line("chunksize", s.chunksize.to_string());
     line("maxclients", s.maxclients.to_string());
     line("version", quote(s.version.as_str()));

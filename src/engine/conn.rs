@@ -26,9 +26,11 @@ use crate::server_info::HttpVersion;
 /// Limits of a listening server.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Idle time between requests; zero = one request per connection.
-    pub keepalive: Duration,
-    /// Time to send a request head.
+    /// Whether a connection may carry several requests.
+    pub keep_alive: bool,
+    /// Idle time allowed between requests (`None`: never closed for idling).
+    pub idle_timeout: Option<Duration>,
+    /// Time to send the first request head.
     pub header_timeout: Duration,
     /// Largest request head.
     pub max_header: usize,
@@ -49,17 +51,17 @@ impl Site {
     /// A site serving `pipeline` within `limits`.
     pub fn new(pipeline: Arc<Pipeline>, limits: Limits) -> Self {
         let mut http1 = http1::Builder::new();
-        let head_deadline = if limits.keepalive.is_zero() {
-            limits.header_timeout
-        } else {
+        let head_deadline = if limits.keep_alive {
             // hyper arms this timer from the moment it waits for a head, so it
             // is both the keep-alive idle limit and the head read limit.
-            limits.keepalive
+            limits.idle_timeout
+        } else {
+            Some(limits.header_timeout)
         };
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(head_deadline)
-            .keep_alive(!limits.keepalive.is_zero())
+            .keep_alive(limits.keep_alive)
             .max_header_size(limits.max_header)
             .max_buf_size(limits.max_header.max(8192) + 64 * 1024)
             .pipeline_flush(true)
@@ -121,20 +123,29 @@ fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
 
 /// Run the pipeline for one request, with panics contained and the access
 /// line written.
-async fn dispatch(pipeline: &Pipeline, req: Request, peer: SocketAddr, local: SocketAddr) -> Response {
+async fn dispatch(
+    pipeline: &Pipeline,
+    req: Request,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Response {
     let mut ctx = RequestCtx::new(pipeline.info().clone(), peer, local);
     let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
-    let resp = if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
-        status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
-    } else {
-        match AssertUnwindSafe(pipeline.serve(req, &mut ctx)).catch_unwind().await {
-            Ok(resp) => resp,
-            Err(_) => {
-                log::error!("{peer} {}: panic in module `{}`", ctx.path, ctx.served_by);
-                status_only(StatusCode::INTERNAL_SERVER_ERROR)
+    let resp =
+        if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
+            status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+        } else {
+            match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
+                .catch_unwind()
+                .await
+            {
+                Ok(resp) => resp,
+                Err(_) => {
+                    log::error!("{peer} {}: panic in module `{}`", ctx.path, ctx.served_by);
+                    status_only(StatusCode::INTERNAL_SERVER_ERROR)
+                }
             }
-        }
-    };
+        };
     if let Some(line) = line {
         access_log::write(&line, &ctx, &resp);
     }

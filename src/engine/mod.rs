@@ -9,6 +9,7 @@
 pub mod conn;
 pub mod http09;
 pub mod listener;
+pub mod mode;
 pub mod rewind;
 
 use std::future::Future;
@@ -20,11 +21,12 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 pub use conn::{Limits, Site};
+pub use mode::{InitHook, Mode};
 
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig};
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
-use crate::pipeline::{Chain, Pipeline};
+use crate::pipeline::{Chain, Module, Pipeline, RootPath};
 use crate::server_info::ServerInfo;
 
 /// How long in-flight connections may run after a shutdown request.
@@ -32,7 +34,23 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A server ready to bind: one entry per listening port.
 pub struct Server {
-    listens: Vec<(Option<IpAddr>, u16, Arc<Site>)>,
+    listens: Vec<Listen>,
+}
+
+/// One listening server before its sockets are opened.
+pub struct Listen {
+    /// Bind address (`None`: all interfaces).
+    pub addr: Option<IpAddr>,
+    /// Port (0: chosen by the system).
+    pub port: u16,
+    /// The server's identity.
+    pub info: Arc<ServerInfo>,
+    /// Its modules, in registry order.
+    pub modules: Vec<Arc<dyn Module>>,
+    /// Longest request target (414 past it).
+    pub max_uri: usize,
+    /// Connection limits.
+    pub limits: Limits,
 }
 
 impl Server {
@@ -45,8 +63,8 @@ impl Server {
             if only.is_some_and(|n| n != i + 1) {
                 continue;
             }
-            match site(s, &mime) {
-                Ok(site) => listens.push((s.addr, s.port, Arc::new(site))),
+            match listen(s, &mime) {
+                Ok(l) => listens.push(l),
                 Err(e) => errors.extend(e),
             }
         }
@@ -58,26 +76,47 @@ impl Server {
         Ok(Server { listens })
     }
 
-    /// Build a server from parts (used by the embedding API).
-    pub fn from_sites(listens: Vec<(Option<IpAddr>, u16, Arc<Site>)>) -> Server {
+    /// A server from explicit parts (used by the embedding API).
+    pub fn from_listens(listens: Vec<Listen>) -> Server {
         Server { listens }
+    }
+
+    /// Put `module` first among the modules of every server.
+    pub fn with_first_module(mut self, module: Arc<dyn Module>) -> Server {
+        for l in &mut self.listens {
+            l.modules.insert(0, module.clone());
+        }
+        self
+    }
+
+    /// Every root served, per configured server (`addr`, `port`).
+    pub fn roots(&self) -> Vec<(Option<IpAddr>, u16, Arc<ServerInfo>, Vec<RootPath>)> {
+        self.listens
+            .iter()
+            .map(|l| {
+                let roots = l.modules.iter().flat_map(|m| m.roots()).collect();
+                (l.addr, l.port, l.info.clone(), roots)
+            })
+            .collect()
     }
 
     /// Open the listening sockets.
     pub fn bind(self) -> io::Result<Bound> {
         let mut listeners = Vec::new();
-        for (addr, port, site) in self.listens {
-            let l = listener::bind(addr, port).map_err(|e| {
+        for l in self.listens {
+            let (addr, port) = (l.addr, l.port);
+            let sock = listener::bind(addr, port).map_err(|e| {
                 let at = addr.map_or("*".to_string(), |a| a.to_string());
                 io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
             })?;
-            listeners.push((l, site));
+            let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri);
+            listeners.push((sock, Arc::new(Site::new(Arc::new(pipeline), l.limits))));
         }
         Ok(Bound { listeners })
     }
 }
 
-fn site(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Site, Vec<Diagnostic>> {
+fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnostic>> {
     let info = Arc::new(ServerInfo {
         hostname: s.hostname.clone(),
         service: s.service.clone(),
@@ -91,15 +130,22 @@ fn site(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Site, Vec<Diagnostic>
         server: info.clone(),
     };
     let modules = s.modules.build(&env)?;
-    let pipeline = Pipeline::new(info, Chain::new(modules), s.max_uri_size);
     let limits = Limits {
-        keepalive: s.keepalive_timeout,
+        keep_alive: !s.keepalive_timeout.is_zero(),
+        idle_timeout: Some(s.keepalive_timeout),
         header_timeout: s.header_timeout,
         max_header: s.max_header_size + s.max_uri_size,
         max_body: s.max_body_size,
         maxclients: s.maxclients,
     };
-    Ok(Site::new(Arc::new(pipeline), limits))
+    Ok(Listen {
+        addr: s.addr,
+        port: s.port,
+        info,
+        modules,
+        max_uri: s.max_uri_size,
+        limits,
+    })
 }
 
 /// Servers with their sockets open.
@@ -107,31 +153,35 @@ pub struct Bound {
     listeners: Vec<(std::net::TcpListener, Arc<Site>)>,
 }
 
-impl Bound {
-    /// The addresses actually bound (useful with port 0).
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, _)| l.local_addr().ok())
-            .collect()
+/// A shareable copy of the sockets and connection slots, one per worker.
+struct Shared {
+    listeners: Vec<(std::net::TcpListener, Arc<Site>, Arc<Semaphore>)>,
+}
+
+impl Shared {
+    fn try_clone(&self) -> io::Result<Shared> {
+        let mut listeners = Vec::new();
+        for (l, site, sem) in &self.listeners {
+            listeners.push((l.try_clone()?, site.clone(), sem.clone()));
+        }
+        Ok(Shared { listeners })
     }
 
-    /// Serve until `shutdown` resolves, then stop accepting, ask every
-    /// connection to finish its current response, and wait for them (at
-    /// most [`SHUTDOWN_GRACE`]). Must run inside a tokio runtime.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let (tx, rx) = watch::channel(false);
-        let mut slots = Vec::new();
+    /// Accept until `shutdown` turns true, then wait (bounded) for every
+    /// connection of every worker to finish.
+    async fn serve(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut loops = Vec::new();
-        for (l, site) in self.listeners {
+        let mut slots = Vec::new();
+        for (l, site, sem) in self.listeners {
             let l = tokio::net::TcpListener::from_std(l)?;
-            let sem = Arc::new(Semaphore::new(site.limits.maxclients));
             slots.push((sem.clone(), site.limits.maxclients));
-            loops.push(tokio::spawn(listener::accept_loop(l, site, sem, rx.clone())));
+            loops.push(tokio::spawn(listener::accept_loop(
+                l,
+                site,
+                sem,
+                shutdown.clone(),
+            )));
         }
-        shutdown.await;
-        log::info!("shutting down");
-        let _ = tx.send(true);
         for l in loops {
             let _ = l.await;
         }
@@ -145,5 +195,135 @@ impl Bound {
             log::warn!("connections still open after {SHUTDOWN_GRACE:?}, closing them");
         }
         Ok(())
+    }
+}
+
+impl Bound {
+    /// The addresses actually bound (useful with port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|(l, _)| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Every root served, per listening address.
+    pub fn roots(&self) -> Vec<(SocketAddr, Vec<RootPath>)> {
+        self.listeners
+            .iter()
+            .filter_map(|(l, site)| Some((l.local_addr().ok()?, site.pipeline.roots())))
+            .collect()
+    }
+
+    fn shared(self) -> Shared {
+        Shared {
+            listeners: self
+                .listeners
+                .into_iter()
+                .map(|(l, site)| {
+                    let sem = Arc::new(Semaphore::new(site.limits.maxclients));
+                    (l, site, sem)
+                })
+                .collect(),
+        }
+    }
+
+    /// Serve in the current tokio runtime until `shutdown` resolves, then
+    /// stop accepting, ask every connection to finish its current response,
+    /// and wait for them (at most [`SHUTDOWN_GRACE`]).
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let (tx, rx) = watch::channel(false);
+        let shared = self.shared();
+        let serving = shared.serve(rx);
+        tokio::pin!(serving);
+        tokio::select! {
+            r = serving.as_mut() => return r,
+            _ = shutdown => {}
+        }
+        log::info!("shutting down");
+        let _ = tx.send(true);
+        serving.await
+    }
+
+    /// Start serving on worker threads of their own, as `mode` says, running
+    /// `init` once in each before it serves. Returns at once with a handle.
+    pub fn start(self, mode: Mode, init: Option<InitHook>) -> io::Result<Running> {
+        let addrs = self.local_addrs();
+        let (tx, rx) = watch::channel(false);
+        let shared = self.shared();
+        let mut workers = Vec::new();
+        for i in 0..mode.workers() {
+            let part = shared.try_clone()?;
+            let rx = rx.clone();
+            let init = init.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let worker = std::thread::Builder::new()
+                .name(format!("marmoset-{i}"))
+                .spawn(move || {
+                    if let Some(init) = init {
+                        init();
+                    }
+                    rt.block_on(part.serve(rx))
+                })?;
+            workers.push(worker);
+        }
+        Ok(Running {
+            addrs,
+            shutdown: tx,
+            workers,
+        })
+    }
+}
+
+/// Servers running on their own threads.
+pub struct Running {
+    addrs: Vec<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    workers: Vec<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Running {
+    /// The addresses the servers listen on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Stop gracefully: no new connections, in-flight responses finish (at
+    /// most [`SHUTDOWN_GRACE`]); returns when every worker has stopped.
+    pub fn shutdown(self) -> io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.join()
+    }
+
+    /// Wait until the servers stop (after [`Running::stopper`] was used).
+    pub fn join(self) -> io::Result<()> {
+        let mut result = Ok(());
+        for w in self.workers {
+            match w.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a worker thread panicked")),
+            }
+        }
+        result
+    }
+
+    /// A handle that stops the servers from anywhere (a signal handler, an
+    /// other thread).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shutdown.clone())
+    }
+}
+
+/// Stops running servers when [`Stopper::stop`] is called.
+#[derive(Clone)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    /// Ask the servers to stop gracefully.
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
     }
 }

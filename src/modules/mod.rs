@@ -85,7 +85,10 @@ impl ModulesConfig {
 
     /// The module sections as libconfig text, for `-C`.
     pub fn print(&self) -> Vec<(&'static str, String)> {
-        self.document.iter().map(|d| ("document", d.print())).collect()
+        self.document
+            .iter()
+            .map(|d| ("document", d.print()))
+            .collect()
     }
 
     /// Build the runtime modules, in registry order.

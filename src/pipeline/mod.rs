@@ -25,7 +25,9 @@ use http::{Method, StatusCode, Version};
 use http_body::Body as _;
 
 pub use ctx::{RequestCtx, User};
-pub use module::{BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response};
+pub use module::{
+    BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response, RootPath,
+};
 
 use crate::body::Body;
 use crate::error::{HttpError, reason_phrase};
@@ -83,6 +85,11 @@ impl Pipeline {
             chain,
             max_uri,
         }
+    }
+
+    /// Every root the modules of this pipeline serve, in phase order.
+    pub fn roots(&self) -> Vec<RootPath> {
+        self.chain.handle.iter().flat_map(|m| m.roots()).collect()
     }
 
     /// The server this pipeline serves.
@@ -213,7 +220,8 @@ fn set_reason(resp: &mut Response) {
 fn strip_body(resp: &mut Response) {
     if let Some(n) = resp.body().size_hint().exact() {
         if n > 0 && !resp.headers().contains_key(CONTENT_LENGTH) {
-            resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+            resp.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(n));
         }
     }
     *resp.body_mut() = Body::empty();

@@ -122,4 +122,20 @@ pub trait Module: Send + Sync {
     fn rewrite(&self, resp: Response, _ctx: &RequestCtx) -> Response {
         resp
     }
+
+    /// The URI roots this module serves, for `--list-roots` and
+    /// [`crate::embed::Builder::root_paths`].
+    fn roots(&self) -> Vec<RootPath> {
+        Vec::new()
+    }
+}
+
+/// A URI root served by a module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootPath {
+    /// The module that serves it (its configuration name, or the name an
+    /// application gave when registering).
+    pub module: String,
+    /// The root: starts with `/`, no trailing `/` (except `/` itself).
+    pub root: String,
 }

@@ -74,7 +74,9 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
-use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{
+    BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
+};
 
 /// Characters percent-encoded in a path put in a header: all but RFC 3986
 /// unreserved characters and `/`.
@@ -182,6 +184,13 @@ impl Document {
 impl Module for Document {
     fn name(&self) -> &'static str {
         "document"
+    }
+
+    fn roots(&self) -> Vec<RootPath> {
+        vec![RootPath {
+            module: "document".into(),
+            root: "/".into(),
+        }]
     }
 
     fn phases(&self) -> Phases {
