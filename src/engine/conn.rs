@@ -44,6 +44,9 @@ pub struct Limits {
 pub struct Site {
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) limits: Limits,
+    /// Time a new connection has to start its first request: the header
+    /// timeout, or the idle timeout when shorter.
+    first_head_deadline: Duration,
     http1: http1::Builder,
 }
 
@@ -64,11 +67,18 @@ impl Site {
             .keep_alive(limits.keep_alive)
             .max_header_size(limits.max_header)
             .max_buf_size(limits.max_header.max(8192) + 64 * 1024)
-            .pipeline_flush(true)
+            // Not `pipeline_flush`: in hyper 1.12 it lifts the bound on the
+            // write buffer, so a fast body producer fills memory without
+            // limit (embed_streaming_with_backpressure catches it).
             .auto_date_header(false);
+        let first_head_deadline = match (limits.keep_alive, limits.idle_timeout) {
+            (true, Some(idle)) => idle.min(limits.header_timeout),
+            _ => limits.header_timeout,
+        };
         Site {
             pipeline,
             limits,
+            first_head_deadline,
             http1,
         }
     }
@@ -85,7 +95,7 @@ pub async fn serve(
     let local = stream.local_addr().unwrap_or(peer);
     let limits = &site.limits;
     let start = tokio::select! {
-        s = http09::sniff(&mut stream, limits.max_header, limits.header_timeout) => s,
+        s = http09::sniff(&mut stream, limits.max_header, site.first_head_deadline) => s,
         _ = shutdown.changed() => return,
     };
     let prefix = match start {

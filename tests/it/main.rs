@@ -4,5 +4,6 @@
 mod cli;
 mod config;
 mod document;
+mod embed;
 mod http;
 mod support;
