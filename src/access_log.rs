@@ -59,7 +59,7 @@ pub fn write(line: &RequestLine, ctx: &RequestCtx, resp: &Response) {
         user,
         now,
         line.method,
-        line.uri,
+        line.uri.path_and_query().map_or("/", |p| p.as_str()),
         line.version,
         resp.status().as_u16(),
         bytes,

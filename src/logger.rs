@@ -91,6 +91,19 @@ pub fn init(file: Option<&Path>) -> io::Result<()> {
     }));
     log::set_logger(logger).map_err(io::Error::other)?;
     log::set_max_level(level);
+    LOGGER.set(logger).map_err(|_| io::Error::other("logger already set"))?;
+    Ok(())
+}
+
+static LOGGER: std::sync::OnceLock<&'static Logger> = std::sync::OnceLock::new();
+
+/// Start the thread that flushes the log every second. Separate from
+/// [`init`] because `-D` forks after the logger is needed and before threads
+/// may exist.
+pub fn start_flusher() -> io::Result<()> {
+    let Some(&logger) = LOGGER.get() else {
+        return Ok(());
+    };
     std::thread::Builder::new()
         .name("log-flush".into())
         .spawn(move || {

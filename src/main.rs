@@ -86,6 +86,8 @@ fn run(cli: cli::Cli) -> Result<()> {
             path.display()
         );
     }
+    let logfile = cli.logfile.as_deref().or(config.log_file.as_deref());
+    logger::init(logfile).context("cannot open the log file")?;
     let server =
         marmoset::Server::from_config(&config, cli.server).map_err(|e| anyhow::anyhow!("{e}"))?;
     if cli.list_roots {
@@ -100,8 +102,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     if let Some(p) = &pidfile {
         write_pidfile(p)?;
     }
-    let logfile = cli.logfile.as_deref().or(config.log_file.as_deref());
-    logger::init(logfile).context("cannot open the log file")?;
+    logger::start_flusher().context("cannot start the log thread")?;
     if let Some(init) = &config.init_d {
         init_d::run(init, "start");
     }
@@ -118,7 +119,9 @@ fn run(cli: cli::Cli) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let served = rt.block_on(bound.serve(stop_signal()));
+    let reloader = bound.reloader();
+    reloader.clone().watch(Duration::from_secs(5));
+    let served = rt.block_on(bound.serve(stop_signal(reloader)));
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
@@ -160,17 +163,25 @@ fn config_path(given: Option<&Path>) -> Result<PathBuf> {
         })
 }
 
-async fn stop_signal() {
+/// Resolves on SIGTERM or SIGINT; SIGHUP reloads the certificates.
+async fn stop_signal(reloader: marmoset::engine::Reloader) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                log::info!("SIGHUP: reloading certificates");
+                reloader.reload();
+            }
+        }
     }
 }
 

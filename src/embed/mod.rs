@@ -209,6 +209,7 @@ impl Builder {
             modules: vec![roots],
             max_uri: self.max_head,
             limits,
+            tls: None,
         }])
     }
 }

@@ -1,6 +1,7 @@
 //! One client connection: HTTP/0.9 sniffing, then hyper.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -15,8 +16,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::h2;
 use super::http09::{self, Start};
 use super::rewind::Rewind;
+use super::transport::{Io, TlsAcceptor, TlsInfo};
 use crate::access_log;
 use crate::body::Body;
 use crate::pipeline::{Pipeline, Request, RequestCtx, Response};
@@ -48,11 +51,12 @@ pub struct Site {
     /// timeout, or the idle timeout when shorter.
     first_head_deadline: Duration,
     http1: http1::Builder,
+    pub(crate) tls: Option<Arc<dyn TlsAcceptor>>,
 }
 
 impl Site {
     /// A site serving `pipeline` within `limits`.
-    pub fn new(pipeline: Arc<Pipeline>, limits: Limits) -> Self {
+    pub fn new(pipeline: Arc<Pipeline>, limits: Limits, tls: Option<Arc<dyn TlsAcceptor>>) -> Self {
         let mut http1 = http1::Builder::new();
         let head_deadline = if limits.keep_alive {
             // hyper arms this timer from the moment it waits for a head, so it
@@ -80,49 +84,162 @@ impl Site {
             limits,
             first_head_deadline,
             http1,
+            tls,
         }
     }
 }
 
 /// Serve one connection until it closes or the server shuts down.
 pub async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     site: Arc<Site>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
-    let limits = &site.limits;
-    let start = tokio::select! {
-        s = http09::sniff(&mut stream, limits.max_header, site.first_head_deadline) => s,
+    let conn = Conn {
+        peer,
+        local,
+        tls: None,
+        site,
+    };
+    let Some(acceptor) = conn.site.tls.clone() else {
+        return conn.serve_io(stream, shutdown).await;
+    };
+    let handshake = tokio::time::timeout(conn.site.first_head_deadline, acceptor.accept(stream));
+    let secured = tokio::select! {
+        s = handshake => s,
         _ = shutdown.changed() => return,
     };
-    let prefix = match start {
-        Ok(Start::Http(prefix)) => prefix,
-        Ok(Start::Simple { method, target }) => {
-            simple(&mut stream, &site, peer, local, method, target).await;
-            return;
+    match secured {
+        Ok(Ok(secured)) => {
+            let conn = Conn {
+                tls: Some(Arc::new(secured.info)),
+                ..conn
+            };
+            if conn.tls.as_ref().is_some_and(|t| t.h2) {
+                let service = conn.service();
+                h2::serve(secured.io, service, shutdown).await;
+            } else {
+                conn.serve_io(secured.io, shutdown).await;
+            }
         }
-        Ok(Start::Closed) | Err(_) => return,
-    };
-    let io = TokioIo::new(Rewind::new(prefix, stream));
-    let svc_site = site.clone();
-    let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let site = svc_site.clone();
-        async move {
-            let (parts, body) = req.into_parts();
-            let req = Request::from_parts(parts, RequestBody::new(body, site.limits.max_body));
-            Ok::<_, Infallible>(dispatch(&site.pipeline, req, peer, local).await)
-        }
-    });
-    let conn = site.http1.serve_connection(io, service).with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => { log_transport(r, peer); return; }
-        _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+        Ok(Err(e)) => log::debug!("{peer}: TLS handshake: {e}"),
+        Err(_) => log::debug!("{peer}: TLS handshake timed out"),
     }
-    log_transport(conn.await, peer);
+}
+
+/// One connection's identity, shared by its requests.
+#[derive(Clone)]
+struct Conn {
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: Option<Arc<TlsInfo>>,
+    site: Arc<Site>,
+}
+
+impl Conn {
+    /// HTTP/0.9 sniffing, then HTTP/1 (or HTTP/2 by prior knowledge).
+    async fn serve_io<I: Io + 'static>(self, mut io: I, mut shutdown: watch::Receiver<bool>) {
+        let limits = &self.site.limits;
+        let start = tokio::select! {
+            s = http09::sniff(&mut io, limits.max_header, self.site.first_head_deadline) => s,
+            _ = shutdown.changed() => return,
+        };
+        let prefix = match start {
+            Ok(Start::Http(prefix)) => prefix,
+            Ok(Start::Simple { method, target }) => {
+                self.simple(&mut io, method, target).await;
+                return;
+            }
+            Ok(Start::Closed) | Err(_) => return,
+        };
+        let io = Rewind::new(prefix.clone(), io);
+        if prefix.starts_with(b"PRI * HTTP/2.0") && self.site.pipeline.info().version == HttpVersion::Http2 {
+            let service = self.service();
+            return h2::serve(io, service, shutdown).await;
+        }
+        let service = self.service();
+        let conn = self
+            .site
+            .http1
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => { log_transport(r, self.peer); return; }
+            _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+        }
+        log_transport(conn.await, self.peer);
+    }
+
+    /// The hyper service: each request goes through the pipeline.
+    fn service(
+        &self,
+    ) -> impl hyper::service::Service<
+        hyper::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+    > + Clone
+    + Send
+    + 'static {
+        let conn = self.clone();
+        service_fn(move |req: hyper::Request<Incoming>| {
+            let conn = conn.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = RequestBody::new(body, conn.site.limits.max_body);
+                Ok::<_, Infallible>(conn.dispatch(Request::from_parts(parts, body)).await)
+            }
+        })
+    }
+
+    /// Run the pipeline for one request, with panics contained and the
+    /// access line written.
+    async fn dispatch(&self, req: Request) -> Response {
+        let pipeline = &self.site.pipeline;
+        let mut ctx = RequestCtx::new(pipeline.info().clone(), self.peer, self.local);
+        ctx.tls = self.tls.clone();
+        let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
+        let resp = if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
+            status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+        } else {
+            match AssertUnwindSafe(pipeline.serve(req, &mut ctx)).catch_unwind().await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    log::error!("{} {}: panic in module `{}`", self.peer, ctx.path, ctx.served_by);
+                    status_only(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }
+        };
+        if let Some(line) = line {
+            access_log::write(&line, &ctx, &resp);
+        }
+        resp
+    }
+
+    async fn simple<I: Io>(&self, io: &mut I, method: String, target: String) {
+        let req = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .ok()
+            .zip(http::Uri::try_from(target).ok())
+            .and_then(|(m, uri)| {
+                http::Request::builder()
+                    .method(m)
+                    .uri(uri)
+                    .version(Version::HTTP_09)
+                    .body(RequestBody::empty())
+                    .ok()
+            });
+        let Some(req) = req else {
+            return;
+        };
+        let resp = self.dispatch(req).await;
+        if let Err(e) = http09::respond(io, resp).await {
+            log::debug!("{}: HTTP/0.9 response: {e}", self.peer);
+        }
+    }
 }
 
 fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
@@ -131,67 +248,8 @@ fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
     }
 }
 
-/// Run the pipeline for one request, with panics contained and the access
-/// line written.
-async fn dispatch(
-    pipeline: &Pipeline,
-    req: Request,
-    peer: SocketAddr,
-    local: SocketAddr,
-) -> Response {
-    let mut ctx = RequestCtx::new(pipeline.info().clone(), peer, local);
-    let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
-    let resp =
-        if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
-            status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
-        } else {
-            match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
-                .catch_unwind()
-                .await
-            {
-                Ok(resp) => resp,
-                Err(_) => {
-                    log::error!("{peer} {}: panic in module `{}`", ctx.path, ctx.served_by);
-                    status_only(StatusCode::INTERNAL_SERVER_ERROR)
-                }
-            }
-        };
-    if let Some(line) = line {
-        access_log::write(&line, &ctx, &resp);
-    }
-    resp
-}
-
 fn status_only(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     r
-}
-
-async fn simple(
-    stream: &mut TcpStream,
-    site: &Site,
-    peer: SocketAddr,
-    local: SocketAddr,
-    method: String,
-    target: String,
-) {
-    let req = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-        .ok()
-        .zip(http::Uri::try_from(target).ok())
-        .and_then(|(m, uri)| {
-            http::Request::builder()
-                .method(m)
-                .uri(uri)
-                .version(Version::HTTP_09)
-                .body(RequestBody::empty())
-                .ok()
-        });
-    let Some(req) = req else {
-        return;
-    };
-    let resp = dispatch(&site.pipeline, req, peer, local).await;
-    if let Err(e) = http09::respond(stream, resp).await {
-        log::debug!("{peer}: HTTP/0.9 response: {e}");
-    }
 }

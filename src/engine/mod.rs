@@ -7,10 +7,16 @@
 //! then lets in-flight connections finish within a grace period.
 
 pub mod conn;
+#[cfg(feature = "http2")]
+pub mod h2;
+#[cfg(not(feature = "http2"))]
+#[path = "h2_disabled.rs"]
+pub mod h2;
 pub mod http09;
 pub mod listener;
 pub mod mode;
 pub mod rewind;
+pub mod transport;
 
 use std::future::Future;
 use std::io;
@@ -51,6 +57,8 @@ pub struct Listen {
     pub max_uri: usize,
     /// Connection limits.
     pub limits: Limits,
+    /// TLS, when the server has a `tls` section.
+    pub tls: Option<Arc<dyn transport::TlsAcceptor>>,
 }
 
 impl Server {
@@ -110,7 +118,8 @@ impl Server {
                 io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
             })?;
             let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri);
-            listeners.push((sock, Arc::new(Site::new(Arc::new(pipeline), l.limits))));
+            let site = Site::new(Arc::new(pipeline), l.limits, l.tls);
+            listeners.push((sock, Arc::new(site)));
         }
         Ok(Bound { listeners })
     }
@@ -121,7 +130,7 @@ fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnos
         hostname: s.hostname.clone(),
         service: s.service.clone(),
         port: s.port,
-        tls: false,
+        tls: s.modules.tls.is_some(),
         version: s.version,
         default_headers: s.security.headers(),
     });
@@ -130,6 +139,7 @@ fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnos
         server: info.clone(),
     };
     let modules = s.modules.build(&env)?;
+    let tls = s.modules.build_tls(&env, s.addr).map_err(|e| vec![e])?;
     let limits = Limits {
         keep_alive: !s.keepalive_timeout.is_zero(),
         idle_timeout: Some(s.keepalive_timeout),
@@ -145,6 +155,7 @@ fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnos
         modules,
         max_uri: s.max_uri_size,
         limits,
+        tls,
     })
 }
 
@@ -215,6 +226,17 @@ impl Bound {
             .collect()
     }
 
+    /// Reload the certificates of every TLS server whose files changed;
+    /// errors are logged and the old certificates stay in use.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(
+            self.listeners
+                .iter()
+                .filter_map(|(_, site)| site.tls.clone())
+                .collect(),
+        )
+    }
+
     fn shared(self) -> Shared {
         Shared {
             listeners: self
@@ -274,6 +296,39 @@ impl Bound {
             shutdown: tx,
             workers,
         })
+    }
+}
+
+/// Reloads TLS certificates (on SIGHUP, or when their files change).
+#[derive(Clone)]
+pub struct Reloader(Vec<Arc<dyn transport::TlsAcceptor>>);
+
+impl Reloader {
+    /// Reload every certificate whose files changed.
+    pub fn reload(&self) {
+        for t in &self.0 {
+            if let Err(e) = t.reload() {
+                log::error!("certificate reload failed, keeping the current one: {e}");
+            }
+        }
+    }
+
+    /// Whether there is anything to reload.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Check the certificate files every `period` from a background thread.
+    pub fn watch(self, period: Duration) {
+        if self.is_empty() {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("cert-watch".into())
+            .spawn(move || loop {
+                std::thread::sleep(period);
+                self.reload();
+            });
     }
 }
 

@@ -11,9 +11,16 @@
 use std::sync::Arc;
 
 use crate::config::{Diagnostic, Problem, Section};
+use crate::engine::transport::TlsAcceptor;
 use crate::mime::MimeTable;
 use crate::pipeline::Module;
 use crate::server_info::ServerInfo;
+
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls/disabled.rs"]
+pub mod tls;
 
 #[cfg(feature = "document")]
 pub mod document;
@@ -34,12 +41,13 @@ pub struct BuildEnv {
 pub struct ModulesConfig {
     /// `document` / `filestorage` / `static_file` instances, in file order.
     pub document: Vec<document::DocumentConfig>,
+    /// `tls`.
+    pub tls: Option<tls::TlsConfig>,
 }
 
 /// Sections of Ouistiti modules marmoset does not provide yet, and whether
 /// ignoring them would leave the server less protected than asked.
 const NOT_YET: &[(&str, bool)] = &[
-    ("tls", true),
     ("auth", true),
     ("userfilter", true),
     ("clientfilter", true),
@@ -67,6 +75,10 @@ impl ModulesConfig {
                 g.finish();
             }
         }
+        if let Some(g) = s.group("tls") {
+            cfg.tls = tls::TlsConfig::from_section(&g);
+            g.finish();
+        }
         for &(key, protective) in NOT_YET {
             if s.value(key).is_none() {
                 continue;
@@ -85,10 +97,24 @@ impl ModulesConfig {
 
     /// The module sections as libconfig text, for `-C`.
     pub fn print(&self) -> Vec<(&'static str, String)> {
-        self.document
-            .iter()
-            .map(|d| ("document", d.print()))
+        let tls = self.tls.iter().map(|t| ("tls", t.print()));
+        tls.chain(self.document.iter().map(|d| ("document", d.print())))
             .collect()
+    }
+
+    /// The TLS acceptor of the server, when it has a `tls` section.
+    pub fn build_tls(
+        &self,
+        env: &BuildEnv,
+        addr: Option<std::net::IpAddr>,
+    ) -> Result<Option<Arc<dyn TlsAcceptor>>, Diagnostic> {
+        let Some(cfg) = &self.tls else {
+            return Ok(None);
+        };
+        let h2 = crate::engine::h2::ENABLED
+            && env.server.version >= crate::server_info::HttpVersion::Http11;
+        let t = tls::Tls::build(cfg, Vec::new(), env, addr, h2)?;
+        Ok(Some(Arc::new(t)))
     }
 
     /// Build the runtime modules, in registry order.

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::engine::transport::TlsInfo;
 use crate::server_info::ServerInfo;
 
 /// The authenticated user, set by the authentication phase.
@@ -26,6 +27,8 @@ pub struct RequestCtx {
     pub peer: SocketAddr,
     /// The local address the connection arrived on.
     pub local: SocketAddr,
+    /// The TLS session, on HTTPS connections.
+    pub tls: Option<Arc<TlsInfo>>,
     /// The server (or virtual host) serving the request.
     pub server: Arc<ServerInfo>,
     /// The request path, percent-decoded and normalised (always starts with
@@ -46,6 +49,7 @@ impl RequestCtx {
         RequestCtx {
             peer,
             local,
+            tls: None,
             server,
             path: String::new(),
             user: None,

@@ -7,3 +7,4 @@ mod document;
 mod embed;
 mod http;
 mod support;
+mod tls;

@@ -1,0 +1,44 @@
+//! What the engine needs from a TLS implementation, as a trait so that the
+//! engine has no `cfg(feature)`: the `tls` module implements it.
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::pipeline::BoxFuture;
+
+/// A byte stream the engine can serve HTTP on.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Facts about a TLS connection, available to modules in
+/// [`crate::RequestCtx::tls`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The server name the client asked for (SNI).
+    pub sni: Option<String>,
+    /// The negotiated protocol version (`TLSv1.2`, `TLSv1.3`).
+    pub version: &'static str,
+    /// Whether HTTP/2 was negotiated by ALPN.
+    pub h2: bool,
+}
+
+/// A connection after its TLS handshake.
+pub struct Secured {
+    /// The decrypted stream.
+    pub io: Box<dyn Io>,
+    /// What was negotiated.
+    pub info: TlsInfo,
+}
+
+/// Accepts TLS connections for one listening server.
+pub trait TlsAcceptor: Send + Sync {
+    /// Run the server side of the handshake.
+    fn accept(&self, tcp: TcpStream) -> BoxFuture<'static, io::Result<Secured>>;
+
+    /// Re-read certificates and keys if their files changed; established
+    /// connections keep the old ones. Returns whether anything was reloaded;
+    /// on error the current certificates stay in use.
+    fn reload(&self) -> Result<bool, String>;
+}
