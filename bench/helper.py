@@ -4,13 +4,17 @@ wrk output parsing and the final report.
 
 Sub-commands (all print to stdout):
   freeport START [SKIP...]     first free loopback TCP port >= START, not in SKIP
+  systicks                     "user+nice+system steal" clock ticks of the machine
+  busy SECONDS                 percent of one CPU the whole machine used over SECONDS
+  quiet MAX_PCT TIMEOUT        wait until the machine is below MAX_PCT % of one CPU
   cpu PID                      utime+stime clock ticks of PID and its descendants
   rss PID                      "VmRSS VmHWM" in KiB, summed over PID and descendants
   tree PID                     PID and its descendants, one per line
   wait PORT PID SECONDS        wait until PORT accepts; exit 1 if PID dies or time runs out
   check PORT                   GET /1k.html, /1m.bin, /missing; exit 1 on a wrong answer
   record JSONL SERVER CASE WRKOUT TICKS0 TICKS1 HWM_KIB [TIMES0 TIMES1]
-                               parse a wrk output file and append one result line
+                               parse a wrk output file, append one result line, print
+                               the % of a CPU other processes used during the run
                                (TIMES0/1: bash `times` output before/after wrk, for
                                wrk's own CPU time)
   note JSONL SERVER KEY VALUE  append a per-server fact (idle_rss_kib, status, version...)
@@ -88,6 +92,40 @@ def status_kib(pid, key):
     except OSError:
         pass
     return 0
+
+
+def sys_ticks():
+    """(user+nice+system, steal) clock ticks of the whole machine."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2], (v[7] if len(v) > 7 else 0)
+
+
+def cmd_systicks():
+    print(*sys_ticks())
+
+
+def cmd_busy(seconds):
+    """Percent of one CPU used by everything on the machine over SECONDS."""
+    a, _ = sys_ticks()
+    time.sleep(float(seconds))
+    b, _ = sys_ticks()
+    print(f"{100.0 * (b - a) / CLK_TCK / float(seconds):.0f}")
+
+
+def cmd_quiet(max_pct, timeout):
+    """Wait until the machine uses less than MAX_PCT % of one CPU over 1 s,
+    TIMEOUT seconds at most; print the seconds waited."""
+    start = time.monotonic()
+    while True:
+        a, _ = sys_ticks()
+        time.sleep(1.0)
+        b, _ = sys_ticks()
+        busy = 100.0 * (b - a) / CLK_TCK
+        waited = time.monotonic() - start
+        if busy < float(max_pct) or waited >= float(timeout):
+            print(round(waited))
+            return
 
 
 def cmd_cpu(pid):
@@ -211,7 +249,8 @@ def children_cpu_s(times_file):
     return total
 
 
-def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=None):
+def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=None,
+               sys0=None, sys1=None):
     with open(wrkout) as f:
         res = parse_wrk(f.read())
     cpu_s = (int(t1) - int(t0)) / CLK_TCK
@@ -221,13 +260,23 @@ def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=Non
     if times0 and times1:
         wrk_s = children_cpu_s(times1) - children_cpu_s(times0)
         res["wrk_cpu_pct"] = 100.0 * wrk_s / res["seconds"] if res["seconds"] else None
+        if sys0 and sys1:
+            # user+system time of the machine not spent by the server or wrk:
+            # other work that shared the CPUs and makes the figures noisy.
+            (b0, st0), (b1, st1) = (map(int, x.split()) for x in (sys0, sys1))
+            other_s = (b1 - b0) / CLK_TCK - cpu_s - wrk_s
+            res["other_cpu_pct"] = max(0.0, 100.0 * other_s / res["seconds"])
+            res["steal_pct"] = 100.0 * (st1 - st0) / CLK_TCK / res["seconds"]
     append(jsonl, res)
     errs = sum(res["socket_errors"].values())
     print(f"{res['rps']:.0f} req/s, {res['bytes_per_s'] / 2**20:.1f} MiB/s, "
           f"{res['cpu_us_per_req'] or 0:.2f} CPU us/req, server CPU {res['cpu_pct'] or 0:.0f}%"
           + (f", wrk CPU {res['wrk_cpu_pct']:.0f}%" if res.get("wrk_cpu_pct") is not None else "")
+          + (f", other CPU {res['other_cpu_pct']:.0f}%" if res.get("other_cpu_pct") is not None else "")
           + (f", socket errors {res['socket_errors']}" if errs else "")
-          + (f", non-2xx {res['non_2xx']}" if res["non_2xx"] else ""))
+          + (f", non-2xx {res['non_2xx']}" if res["non_2xx"] else ""), file=sys.stderr)
+    # For run.sh: how much CPU other processes took, to decide on a retry.
+    print(round(res.get("other_cpu_pct") or 0))
 
 
 def cmd_note(jsonl, server, key, value):
@@ -244,7 +293,11 @@ def load(jsonl):
             if "note" in obj:
                 notes.setdefault(obj["server"], {})[obj["note"]] = obj["value"]
             else:
-                runs[(obj["server"], obj["case"])] = obj
+                # Several tries of one run (retries on a busy machine): keep the
+                # one during which other processes used the least CPU.
+                key = (obj["server"], obj["case"])
+                if key not in runs or (obj.get("other_cpu_pct") or 0) <= (runs[key].get("other_cpu_pct") or 0):
+                    runs[key] = obj
     return runs, notes
 
 
@@ -268,6 +321,9 @@ def build_rows(runs, notes):
     """Rows of (case label, metric label, {server: value}, digits)."""
     rows = []
     for case, label in CASES:
+        if not any((s, case) in runs for s in SERVERS):
+            continue  # not run (BENCH_CASES)
+
         def val(server, key, scale=1.0):
             r = runs.get((server, case))
             if r is None or r.get(key) is None:
@@ -331,6 +387,11 @@ def problems(runs, notes):
         if n.get("check"):
             out.append(f"{s}: sanity check failed: {n['check']}")
     for (s, case), r in sorted(runs.items()):
+        if r.get("other_cpu_pct", 0) > 15:
+            out.append(f"{s} / {case}: other processes used {r['other_cpu_pct']:.0f}% of a CPU "
+                       "during the run (noisy figure)")
+        if r.get("steal_pct", 0) > 5:
+            out.append(f"{s} / {case}: the hypervisor stole {r['steal_pct']:.0f}% of a CPU")
         errs = {k: v for k, v in r.get("socket_errors", {}).items() if v}
         if errs:
             out.append(f"{s} / {case}: wrk socket errors {errs}")
@@ -339,6 +400,18 @@ def problems(runs, notes):
         if case.startswith("404") and r.get("non_2xx", 0) < r["requests"]:
             out.append(f"{s} / {case}: only {r['non_2xx']} of {r['requests']} answers were not 2xx/3xx")
     return out
+
+
+def peak_cases(runs):
+    """For each server, the case during which its peak RSS was first reached."""
+    out = []
+    for s in SERVERS:
+        mine = [(i, case, runs[(s, case)]["hwm_kib"]) for i, (case, _) in enumerate(CASES)
+                if (s, case) in runs]
+        if mine:
+            top = max(h for _, _, h in mine)
+            out.append(f"{s} {next(c for _, c, h in mine if h == top)}")
+    return ", ".join(out)
 
 
 def cmd_report(jsonl, meta_json):
@@ -355,6 +428,9 @@ def cmd_report(jsonl, meta_json):
     print(f"for CPU us/req and RSS below 1 is better for marmoset.")
     print()
     print(text_table(rows))
+    peaks = peak_cases(runs)
+    if peaks:
+        print("\nPeak RSS first reached during: " + peaks)
     if probs:
         print("\nProblems:")
         for p in probs:
@@ -369,10 +445,17 @@ def cmd_report(jsonl, meta_json):
     print(f"- {meta['seconds']} s per run after a {meta['warmup']} s warm-up; server pinned to CPU 0, "
           f"`wrk -t1` pinned to CPU 1; one worker/process per server; no access log")
     print(f"- versions: {versions}, {meta['wrk']}")
+    others = [r["other_cpu_pct"] for r in runs.values() if r.get("other_cpu_pct") is not None]
+    if others:
+        print(f"- CPU used by other processes during the runs: {min(others):.0f}–{max(others):.0f}% "
+              f"of one CPU (machine busy before start: {meta['busy_before']}%)")
     print(f"- ratios are marmoset/other: for req/s and MiB/s higher is better; "
           f"for CPU µs/request and RSS lower is better")
     print()
     print(md_table(rows).replace("CPU us/req", "CPU µs/req"))
+    if peaks:
+        print()
+        print(f"Peak RSS first reached during: {peaks}.")
     if probs:
         print()
         print("Problems seen during the run:")
@@ -385,7 +468,8 @@ def main(argv):
     cmds = {
         "freeport": cmd_freeport, "cpu": cmd_cpu, "rss": cmd_rss, "tree": cmd_tree,
         "wait": cmd_wait, "check": cmd_check, "record": cmd_record, "note": cmd_note,
-        "report": cmd_report,
+        "report": cmd_report, "systicks": cmd_systicks, "busy": cmd_busy,
+        "quiet": cmd_quiet,
     }
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)

@@ -51,7 +51,7 @@ pub fn write(line: &RequestLine, ctx: &RequestCtx, resp: &Response) {
         .and_then(|v| v.parse::<u64>().ok())
         .or_else(|| resp.body().size_hint().exact());
     let bytes = bytes.map_or_else(|| "-".to_string(), |n| n.to_string());
-    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let now = crate::http_date::clf_now();
     log::info!(
         target: "access",
         "{} - {} [{}] \"{} {} {:?}\" {} {} \"{}\" \"{}\"",

@@ -49,7 +49,9 @@ pub mod path;
 pub mod pattern;
 pub mod pipeline;
 pub mod request_body;
+pub mod resolve;
 pub mod server_info;
+pub mod uri_filter;
 
 pub use body::{Body, BodySender};
 pub use engine::{Bound, Mode, Running, Server};

@@ -26,11 +26,27 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("marmoset: {e:#}");
+            match e.downcast_ref::<Reported>() {
+                Some(Reported(text)) => eprintln!("{text}"),
+                None => eprintln!("marmoset: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }
 }
+
+/// Configuration diagnostics, already formatted as `file:line:col: …`
+/// lines: printed as they are.
+#[derive(Debug)]
+struct Reported(String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 fn run(cli: cli::Cli) -> Result<()> {
     if cli.help {
@@ -56,7 +72,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     let Loaded {
         mut config,
         warnings,
-    } = config::load_file(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    } = config::load_file(&path).map_err(|e| Reported(e.to_string()))?;
     for w in &warnings {
         eprintln!("{w}");
     }
@@ -89,7 +105,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     let logfile = cli.logfile.as_deref().or(config.log_file.as_deref());
     logger::init(logfile).context("cannot open the log file")?;
     let server =
-        marmoset::Server::from_config(&config, cli.server).map_err(|e| anyhow::anyhow!("{e}"))?;
+        marmoset::Server::from_config(&config, cli.server).map_err(|e| Reported(e.to_string()))?;
     if cli.list_roots {
         print!("{}", list_roots(&server));
         return Ok(());
@@ -136,11 +152,17 @@ fn run(cli: cli::Cli) -> Result<()> {
 /// `--list-roots`: one block per server, one line per root.
 fn list_roots(server: &marmoset::Server) -> String {
     let mut out = String::new();
-    for (i, (addr, port, info, roots)) in server.roots().into_iter().enumerate() {
-        let at = addr.map_or("*".to_string(), |a| a.to_string());
-        out.push_str(&format!("server {} {} {at}:{port}\n", i + 1, info.hostname));
-        for r in roots {
+    for (i, s) in server.roots().into_iter().enumerate() {
+        let at = s.addr.map_or("*".to_string(), |a| a.to_string());
+        out.push_str(&format!("server {} {} {at}:{}\n", i + 1, s.info.hostname, s.port));
+        for r in s.roots {
             out.push_str(&format!("  {}\t{}\n", r.root, r.module));
+        }
+        for (info, roots) in s.vhosts {
+            out.push_str(&format!("  vhost {}\n", info.hostname));
+            for r in roots {
+                out.push_str(&format!("    {}\t{}\n", r.root, r.module));
+            }
         }
     }
     out

@@ -67,6 +67,14 @@ impl RequestBody {
         self.limit
     }
 
+    /// Change the maximum number of bytes this body may carry, before or
+    /// while it is read: a module with its own limit (document uploads,
+    /// `maxuploadsize`) raises or lowers the server's `maxbodysize` for this
+    /// request. Bytes already read count against the new limit.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
     /// The next chunk of data, `None` at the end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
         loop {

@@ -208,8 +208,11 @@ impl Builder {
             info,
             modules: vec![roots],
             max_uri: self.max_head,
+            max_headers: self.max_head,
             limits,
             tls: None,
+            filter: None,
+            vhosts: Vec::new(),
         }])
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::h2;
 use super::http09::{self, Start};
 use super::rewind::Rewind;
-use super::transport::{Io, TlsAcceptor, TlsInfo};
+use super::transport::{ConnFilter, Io, TlsAcceptor, TlsInfo};
 use crate::access_log;
 use crate::body::Body;
 use crate::pipeline::{Pipeline, Request, RequestCtx, Response};
@@ -52,6 +52,38 @@ pub struct Site {
     first_head_deadline: Duration,
     http1: http1::Builder,
     pub(crate) tls: Option<Arc<dyn TlsAcceptor>>,
+    /// The connection filter (`clientfilter`), consulted at accept.
+    pub(crate) filter: Option<Arc<dyn ConnFilter>>,
+    /// Virtual hosts, tried in order.
+    pub(crate) vhosts: Vec<Vhost>,
+}
+
+/// A virtual host: its selector and its pipeline.
+pub struct Vhost {
+    pub(crate) hostname: Option<String>,
+    pub(crate) service: Option<String>,
+    pub(crate) pipeline: Arc<Pipeline>,
+}
+
+impl Site {
+    /// The pipeline for a request: the first virtual host its `Host` (or
+    /// HTTP/2 authority) matches, else the server's own.
+    fn pipeline_for(&self, req: &Request) -> &Arc<Pipeline> {
+        if self.vhosts.is_empty() {
+            return &self.pipeline;
+        }
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        host.and_then(|host| {
+            self.vhosts.iter().find(|v| {
+                crate::modules::vhost::matches(v.hostname.as_deref(), v.service.as_deref(), host)
+            })
+        })
+        .map_or(&self.pipeline, |v| &v.pipeline)
+    }
 }
 
 impl Site {
@@ -85,6 +117,8 @@ impl Site {
             first_head_deadline,
             http1,
             tls,
+            filter: None,
+            vhosts: Vec::new(),
         }
     }
 }
@@ -198,8 +232,9 @@ impl Conn {
 
     /// Run the pipeline for one request, with panics contained and the
     /// access line written.
-    async fn dispatch(&self, req: Request) -> Response {
-        let pipeline = &self.site.pipeline;
+    async fn dispatch(&self, mut req: Request) -> Response {
+        normalize_method(&mut req);
+        let pipeline = self.site.pipeline_for(&req);
         let mut ctx = RequestCtx::new(pipeline.info().clone(), self.peer, self.local);
         ctx.tls = self.tls.clone();
         let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
@@ -245,6 +280,16 @@ impl Conn {
 fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
     if let Err(e) = r {
         log::debug!("{peer}: connection: {e}");
+    }
+}
+
+/// `get` is `GET`: Ouistiti compares methods case-insensitively.
+fn normalize_method(req: &mut Request) {
+    let m = req.method().as_str();
+    if m.bytes().any(|b| b.is_ascii_lowercase()) {
+        if let Ok(upper) = Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+            *req.method_mut() = upper;
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use super::conn::{self, Site};
+use super::transport::Verdict;
 
 /// Bind `addr:port`; without an address, the IPv6 wildcard accepting IPv4
 /// too, or the IPv4 wildcard where IPv6 is unavailable.
@@ -36,6 +37,9 @@ fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// Answer sent to clients beyond `maxclients`.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
+
+/// Answer sent to clients refused by `clientfilter` with `refuse = "403"`.
+const FORBIDDEN: &[u8] = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: Close\r\n\r\n 403 Forbidden\r\n";
 
 /// How many refused clients may be waiting for their 503 at once; beyond
 /// that they are simply closed.
@@ -64,6 +68,18 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        let verdict = site.filter.as_ref().map_or(Verdict::Accept, |f| f.check(&peer));
+        if verdict != Verdict::Accept {
+            if verdict == Verdict::Forbid {
+                if let Ok(p) = refusing.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse(stream, FORBIDDEN).await;
+                        drop(p);
+                    });
+                }
+            }
+            continue;
+        }
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
                 let site = site.clone();
@@ -77,7 +93,7 @@ pub async fn accept_loop(
                 log::warn!("{peer}: maxclients reached, answering 503");
                 if let Ok(p) = refusing.clone().try_acquire_owned() {
                     tokio::spawn(async move {
-                        refuse(stream).await;
+                        refuse(stream, BUSY).await;
                         drop(p);
                     });
                 }
@@ -88,9 +104,9 @@ pub async fn accept_loop(
 
 /// Send the 503, then drain what the client sends for a moment so that the
 /// close does not reset the connection before the answer is read.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(mut stream: TcpStream, answer: &'static [u8]) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(BUSY).await?;
+        stream.write_all(answer).await?;
         stream.shutdown().await?;
         let mut sink = [0u8; 1024];
         while stream.read(&mut sink).await? > 0 {}

@@ -31,7 +31,7 @@ pub use mode::{InitHook, Mode};
 
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig};
 use crate::mime::MimeTable;
-use crate::modules::BuildEnv;
+use crate::modules::{BuildEnv, in_dir};
 use crate::pipeline::{Chain, Module, Pipeline, RootPath};
 use crate::server_info::ServerInfo;
 
@@ -55,10 +55,16 @@ pub struct Listen {
     pub modules: Vec<Arc<dyn Module>>,
     /// Longest request target (414 past it).
     pub max_uri: usize,
+    /// Largest header block (431 past it).
+    pub max_headers: usize,
     /// Connection limits.
     pub limits: Limits,
     /// TLS, when the server has a `tls` section.
     pub tls: Option<Arc<dyn transport::TlsAcceptor>>,
+    /// Decides on connections before their first byte (`clientfilter`).
+    pub filter: Option<Arc<dyn transport::ConnFilter>>,
+    /// Virtual hosts, tried in order before the server's own modules.
+    pub vhosts: Vec<VhostSpec>,
 }
 
 impl Server {
@@ -97,13 +103,21 @@ impl Server {
         self
     }
 
-    /// Every root served, per configured server (`addr`, `port`).
-    pub fn roots(&self) -> Vec<(Option<IpAddr>, u16, Arc<ServerInfo>, Vec<RootPath>)> {
+    /// Every root served, per configured server, and per virtual host.
+    pub fn roots(&self) -> Vec<ServerRoots> {
+        let roots = |m: &[Arc<dyn Module>]| m.iter().flat_map(|m| m.roots()).collect();
         self.listens
             .iter()
-            .map(|l| {
-                let roots = l.modules.iter().flat_map(|m| m.roots()).collect();
-                (l.addr, l.port, l.info.clone(), roots)
+            .map(|l| ServerRoots {
+                addr: l.addr,
+                port: l.port,
+                info: l.info.clone(),
+                roots: roots(&l.modules),
+                vhosts: l
+                    .vhosts
+                    .iter()
+                    .map(|v| (v.info.clone(), roots(&v.modules)))
+                    .collect(),
             })
             .collect()
     }
@@ -117,8 +131,21 @@ impl Server {
                 let at = addr.map_or("*".to_string(), |a| a.to_string());
                 io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
             })?;
-            let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri);
-            let site = Site::new(Arc::new(pipeline), l.limits, l.tls);
+            let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri, l.max_headers);
+            let mut site = Site::new(Arc::new(pipeline), l.limits, l.tls);
+            site.filter = l.filter;
+            site.vhosts = l
+                .vhosts
+                .into_iter()
+                .map(|v| {
+                    let p = Pipeline::new(v.info, Chain::new(v.modules), l.max_uri, l.max_headers);
+                    conn::Vhost {
+                        hostname: v.hostname,
+                        service: v.service,
+                        pipeline: Arc::new(p),
+                    }
+                })
+                .collect();
             listeners.push((sock, Arc::new(site)));
         }
         Ok(Bound { listeners })
@@ -138,7 +165,15 @@ fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnos
         mime: mime.clone(),
         server: info.clone(),
     };
-    let modules = s.modules.build(&env)?;
+    let modules = in_dir(s.root.as_deref(), || s.modules.build(&env)).map_err(|e| {
+        vec![Diagnostic {
+            severity: crate::config::Severity::Error,
+            span: s.span.clone(),
+            path: "root".into(),
+            problem: crate::config::Problem::Io(e.to_string()),
+        }]
+    })??;
+    let vhosts = s.modules.build_vhosts(&info, mime)?;
     let tls = s.modules.build_tls(&env, s.addr).map_err(|e| vec![e])?;
     let limits = Limits {
         keep_alive: !s.keepalive_timeout.is_zero(),
@@ -154,9 +189,38 @@ fn listen(s: &ServerConfig, mime: &Arc<MimeTable>) -> Result<Listen, Vec<Diagnos
         info,
         modules,
         max_uri: s.max_uri_size,
+        max_headers: s.max_header_size,
         limits,
         tls,
+        filter: s.modules.build_conn_filter(),
+        vhosts,
     })
+}
+
+/// The roots a configured server serves (`--list-roots`).
+pub struct ServerRoots {
+    /// Bind address.
+    pub addr: Option<IpAddr>,
+    /// Port.
+    pub port: u16,
+    /// The server.
+    pub info: Arc<ServerInfo>,
+    /// Its own modules' roots.
+    pub roots: Vec<RootPath>,
+    /// Each virtual host with its roots.
+    pub vhosts: Vec<(Arc<ServerInfo>, Vec<RootPath>)>,
+}
+
+/// A virtual host before its pipeline is built.
+pub struct VhostSpec {
+    /// `hostname` to match.
+    pub hostname: Option<String>,
+    /// `service` to match when there is no `hostname`.
+    pub service: Option<String>,
+    /// Its identity.
+    pub info: Arc<ServerInfo>,
+    /// Its modules.
+    pub modules: Vec<Arc<dyn Module>>,
 }
 
 /// Servers with their sockets open.

@@ -42,3 +42,21 @@ pub trait TlsAcceptor: Send + Sync {
     /// on error the current certificates stay in use.
     fn reload(&self) -> Result<bool, String>;
 }
+
+/// What to do with a new connection, decided from the peer address alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it.
+    Accept,
+    /// Close it at once, without a byte.
+    Close,
+    /// Answer `403 Forbidden` and close.
+    Forbid,
+}
+
+/// Decides on connections before any byte of them is read (the
+/// `clientfilter` module implements it).
+pub trait ConnFilter: Send + Sync {
+    /// The verdict for a client at `peer`.
+    fn check(&self, peer: &std::net::SocketAddr) -> Verdict;
+}

@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use crate::config::{Diagnostic, Problem, Section};
-use crate::engine::transport::TlsAcceptor;
+use crate::engine::VhostSpec;
+use crate::engine::transport::{ConnFilter, TlsAcceptor};
 use crate::mime::MimeTable;
 use crate::pipeline::Module;
 use crate::server_info::ServerInfo;
@@ -21,6 +22,36 @@ pub mod tls;
 #[cfg(not(feature = "tls"))]
 #[path = "tls/disabled.rs"]
 pub mod tls;
+
+#[cfg(feature = "clientfilter")]
+pub mod clientfilter;
+#[cfg(not(feature = "clientfilter"))]
+#[path = "clientfilter/disabled.rs"]
+pub mod clientfilter;
+
+#[cfg(feature = "cors")]
+pub mod cors;
+#[cfg(not(feature = "cors"))]
+#[path = "cors/disabled.rs"]
+pub mod cors;
+
+#[cfg(feature = "redirect")]
+pub mod redirect;
+#[cfg(not(feature = "redirect"))]
+#[path = "redirect/disabled.rs"]
+pub mod redirect;
+
+#[cfg(feature = "vhost")]
+pub mod vhost;
+#[cfg(not(feature = "vhost"))]
+#[path = "vhost/disabled.rs"]
+pub mod vhost;
+
+#[cfg(feature = "auth")]
+pub mod auth;
+#[cfg(not(feature = "auth"))]
+#[path = "auth/disabled.rs"]
+pub mod auth;
 
 #[cfg(feature = "document")]
 pub mod document;
@@ -41,24 +72,29 @@ pub struct BuildEnv {
 pub struct ModulesConfig {
     /// `document` / `filestorage` / `static_file` instances, in file order.
     pub document: Vec<document::DocumentConfig>,
+    /// `auth`: one section, or a list (a multi-factor chain, in order).
+    pub auth: Vec<auth::AuthConfig>,
     /// `tls`.
     pub tls: Option<tls::TlsConfig>,
+    /// `clientfilter`.
+    pub clientfilter: Option<clientfilter::ClientfilterConfig>,
+    /// `cors`.
+    pub cors: Option<cors::CorsConfig>,
+    /// `redirect`.
+    pub redirect: Option<redirect::RedirectConfig>,
+    /// `vhost` (servers only).
+    pub vhosts: Vec<vhost::VhostConfig>,
 }
 
 /// Sections of Ouistiti modules marmoset does not provide yet, and whether
 /// ignoring them would leave the server less protected than asked.
 const NOT_YET: &[(&str, bool)] = &[
-    ("auth", true),
     ("userfilter", true),
-    ("clientfilter", true),
-    ("cors", false),
-    ("redirect", false),
     ("cgi", false),
     ("python", false),
     ("websocket", false),
     ("webstream", false),
     ("upgrade", false),
-    ("vhost", false),
     ("signature", false),
     ("forward", false),
 ];
@@ -66,6 +102,13 @@ const NOT_YET: &[(&str, bool)] = &[
 impl ModulesConfig {
     /// Read the module sections of a server group.
     pub fn from_section(s: &Section<'_>) -> ModulesConfig {
+        let mut cfg = Self::from_section_of_vhost(s);
+        cfg.vhosts = vhost::vhosts_of(s);
+        cfg
+    }
+
+    /// Read the module sections of a virtual host (no nested `vhost`).
+    pub fn from_section_of_vhost(s: &Section<'_>) -> ModulesConfig {
         let mut cfg = ModulesConfig::default();
         for key in ["document", "filestorage", "static_file"] {
             for g in s.groups(key) {
@@ -75,8 +118,26 @@ impl ModulesConfig {
                 g.finish();
             }
         }
+        for g in s.groups("auth") {
+            if let Some(a) = auth::AuthConfig::from_section(&g) {
+                cfg.auth.push(a);
+            }
+            g.finish();
+        }
         if let Some(g) = s.group("tls") {
             cfg.tls = tls::TlsConfig::from_section(&g);
+            g.finish();
+        }
+        if let Some(g) = s.group("cors") {
+            cfg.cors = cors::CorsConfig::from_section(&g);
+            g.finish();
+        }
+        if let Some(g) = s.group("redirect") {
+            cfg.redirect = redirect::RedirectConfig::from_section(&g);
+            g.finish();
+        }
+        if let Some(g) = s.group("clientfilter") {
+            cfg.clientfilter = clientfilter::ClientfilterConfig::from_section(&g);
             g.finish();
         }
         for &(key, protective) in NOT_YET {
@@ -98,8 +159,20 @@ impl ModulesConfig {
     /// The module sections as libconfig text, for `-C`.
     pub fn print(&self) -> Vec<(&'static str, String)> {
         let tls = self.tls.iter().map(|t| ("tls", t.print()));
+        let tls = tls.chain(self.clientfilter.iter().map(|c| ("clientfilter", c.print())));
+        let tls = tls.chain(self.cors.iter().map(|c| ("cors", c.print())));
+        let tls = tls.chain(self.redirect.iter().map(|c| ("redirect", c.print())));
+        let tls = tls.chain(self.vhosts.iter().map(|v| ("vhost", v.print())));
+        let tls = tls.chain(auth::AuthConfig::print_all(&self.auth).map(|a| ("auth", a)));
         tls.chain(self.document.iter().map(|d| ("document", d.print())))
             .collect()
+    }
+
+    /// The connection filter of the server, when it has a `clientfilter`.
+    pub fn build_conn_filter(&self) -> Option<Arc<dyn ConnFilter>> {
+        self.clientfilter
+            .as_ref()
+            .map(|c| Arc::new(clientfilter::Clientfilter::new(c)) as Arc<dyn ConnFilter>)
     }
 
     /// The TLS acceptor of the server, when it has a `tls` section.
@@ -113,14 +186,50 @@ impl ModulesConfig {
         };
         let h2 = crate::engine::h2::ENABLED
             && env.server.version >= crate::server_info::HttpVersion::Http11;
-        let t = tls::Tls::build(cfg, Vec::new(), env, addr, h2)?;
+        let sni = self.vhosts.iter().filter_map(vhost::sni).collect();
+        let t = tls::Tls::build(cfg, sni, env, addr, h2)?;
         Ok(Some(Arc::new(t)))
     }
 
+    /// Build the virtual hosts of a server described by `parent`.
+    pub fn build_vhosts(
+        &self,
+        parent: &ServerInfo,
+        mime: &Arc<MimeTable>,
+    ) -> Result<Vec<VhostSpec>, Vec<Diagnostic>> {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for v in &self.vhosts {
+            match vhost::build(v, parent, mime) {
+                Ok(spec) => out.push(spec),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() { Ok(out) } else { Err(errors) }
+    }
+
     /// Build the runtime modules, in registry order.
+    // With optional modules compiled out, their (uninhabited) configs make
+    // the matching arms unreachable.
+    #[allow(unreachable_code)]
     pub fn build(&self, env: &BuildEnv) -> Result<Vec<Arc<dyn Module>>, Vec<Diagnostic>> {
         let mut modules: Vec<Arc<dyn Module>> = Vec::new();
         let mut errors = Vec::new();
+        if !self.auth.is_empty() {
+            match auth::Auth::build(&self.auth, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if let Some(c) = &self.cors {
+            modules.push(Arc::new(cors::Cors::new(c, &env.server.hostname)));
+        }
+        if let Some(r) = &self.redirect {
+            match redirect::Redirect::build(r, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
         for d in &self.document {
             match document::Document::build(d, env) {
                 Ok(m) => modules.push(Arc::new(m)),
@@ -133,4 +242,20 @@ impl ModulesConfig {
             Err(errors)
         }
     }
+}
+
+/// Run `f` with `dir` as the working directory (Ouistiti's `root` key:
+/// relative module paths resolve against it), then return to the previous
+/// one. Only called while the configuration is built, before any thread
+/// serves.
+pub fn in_dir<T>(dir: Option<&std::path::Path>, f: impl FnOnce() -> T) -> std::io::Result<T> {
+    let Some(dir) = dir else {
+        return Ok(f());
+    };
+    let back = std::env::current_dir()?;
+    std::env::set_current_dir(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    let out = f();
+    std::env::set_current_dir(back)?;
+    Ok(out)
 }

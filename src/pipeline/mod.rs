@@ -74,16 +74,19 @@ pub struct Pipeline {
     info: Arc<ServerInfo>,
     chain: Chain,
     max_uri: usize,
+    max_headers: usize,
 }
 
 impl Pipeline {
     /// A pipeline for `info` running `chain`; request targets longer than
-    /// `max_uri` bytes get 414.
-    pub fn new(info: Arc<ServerInfo>, chain: Chain, max_uri: usize) -> Self {
+    /// `max_uri` bytes get 414, header blocks larger than `max_headers`
+    /// bytes get 431.
+    pub fn new(info: Arc<ServerInfo>, chain: Chain, max_uri: usize, max_headers: usize) -> Self {
         Pipeline {
             info,
             chain,
             max_uri,
+            max_headers,
         }
     }
 
@@ -126,6 +129,16 @@ impl Pipeline {
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > self.max_uri {
             return Err(HttpError::new(StatusCode::URI_TOO_LONG));
+        }
+        // hyper bounds the whole head (request line included); the header
+        // block has its own, smaller limit.
+        let headers_len: usize = req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
+        if headers_len > self.max_headers {
+            return Err(HttpError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
         ctx.path = crate::path::normalize(req.uri().path()).map_err(HttpError::bad_request)?;
         let (head, body) = req.into_parts();

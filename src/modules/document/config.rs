@@ -3,13 +3,16 @@
 use std::path::PathBuf;
 
 use crate::config::print::quote;
-use crate::config::value::Span;
+use crate::config::value::{Span, ValueKind};
 use crate::config::{Problem, Section};
 use crate::pattern::has_option;
 
 /// `defaultpage` when the key is absent (marmoset's default; the original
 /// has none and answers 404 for directories).
 pub const DEFAULT_PAGE: &str = "index.html";
+
+/// `maxuploadsize` when the key is absent: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
 
 /// One `document` / `filestorage` / `static_file` section.
 #[derive(Clone, Debug)]
@@ -36,6 +39,10 @@ pub struct DocumentConfig {
     pub defaultpage: Option<String>,
     /// `options`.
     pub options: DocumentOptions,
+    /// `maxuploadsize` (marmoset): largest body of a REST / WebDAV upload
+    /// in bytes (413 past it); replaces the server's `maxbodysize` for PUT
+    /// and POST on this docroot.
+    pub max_upload: u64,
 }
 
 /// The words of `options`.
@@ -47,12 +54,16 @@ pub struct DocumentOptions {
     pub sendfile: bool,
     /// `range`: honour `Range` requests.
     pub range: bool,
-    /// `rest` (implied by a `filestorage` section): recorded only. PUT,
-    /// POST and DELETE are not served by this version; such requests are
-    /// declined.
+    /// `rest` (implied by a `filestorage` section): PUT, POST and DELETE
+    /// as the original's file API, plus the WebDAV verbs OPTIONS,
+    /// PROPFIND, MKCOL, MOVE and COPY.
     pub rest: bool,
-    /// `home`: recorded only. `/~` URIs are not mapped to user homes by
-    /// this version; they are resolved under `docroot` like any other.
+    /// `webdav` (marmoset, implies `rest`): PUT replaces an existing file
+    /// and DELETE removes whole trees, as WebDAV clients expect (the
+    /// original's PUT refuses existing files).
+    pub webdav: bool,
+    /// `home`: `/~/…` URIs are served from the authenticated user's home
+    /// under `dochome`.
     pub home: bool,
 }
 
@@ -73,6 +84,7 @@ impl DocumentConfig {
             Some(p) => Some(p),
         };
         let options = DocumentOptions::from_section(sec, filestorage);
+        let max_upload = max_upload(sec);
         // Seen in old examples; the original ignores it too.
         sec.accept(&["transfer_type"]);
         let (Some(docroot), Some(docroot_span)) = (docroot, docroot_span) else {
@@ -92,6 +104,7 @@ impl DocumentConfig {
             denylast,
             defaultpage,
             options,
+            max_upload,
         })
     }
 }
@@ -117,7 +130,11 @@ impl DocumentConfig {
         o.push_str(&format!(" deny = {}; denylast = {denylast};", quote(deny)));
         let page = self.defaultpage.as_deref().unwrap_or("");
         o.push_str(&format!(" defaultpage = {};", quote(page)));
-        o.push_str(&format!(" options = {}; }}", quote(&self.options.words())));
+        o.push_str(&format!(" options = {};", quote(&self.options.words())));
+        if self.options.rest {
+            o.push_str(&format!(" maxuploadsize = {}L;", self.max_upload));
+        }
+        o.push_str(" }");
         o
     }
 }
@@ -130,6 +147,7 @@ impl DocumentOptions {
             (self.sendfile, "sendfile"),
             (self.range, "range"),
             (self.rest, "rest"),
+            (self.webdav, "webdav"),
             (self.home, "home"),
         ];
         let on: Vec<&str> = all.iter().filter(|(on, _)| *on).map(|(_, w)| *w).collect();
@@ -138,30 +156,42 @@ impl DocumentOptions {
 
     fn from_section(sec: &Section<'_>, filestorage: bool) -> DocumentOptions {
         let text = sec.str("options").unwrap_or_default();
-        let opts = DocumentOptions {
+        let webdav = has_option(&text, "webdav");
+        DocumentOptions {
             dirlisting: has_option(&text, "dirlisting"),
             sendfile: has_option(&text, "sendfile"),
             range: has_option(&text, "range"),
-            rest: filestorage || has_option(&text, "rest"),
+            rest: filestorage || webdav || has_option(&text, "rest"),
+            webdav,
             home: has_option(&text, "home"),
-        };
-        if opts.rest {
-            sec.warn(
-                "options",
-                Problem::BadValue(
-                    "option `rest` is not supported yet: PUT, POST and DELETE are not served"
-                        .into(),
-                ),
-            );
         }
-        if opts.home {
-            sec.warn(
-                "options",
-                Problem::BadValue(
-                    "option `home` is not supported yet: `/~` is not mapped to user homes".into(),
-                ),
+    }
+}
+
+/// `maxuploadsize`: a non-negative integer, 64-bit values (`4294967296L`)
+/// allowed.
+fn max_upload(sec: &Section<'_>) -> u64 {
+    let Some(v) = sec.value("maxuploadsize") else {
+        return DEFAULT_MAX_UPLOAD;
+    };
+    match v.kind {
+        ValueKind::Int { value, .. } if value >= 0 => value as u64,
+        ValueKind::Int { value, .. } => {
+            sec.error(
+                "maxuploadsize",
+                Problem::BadValue(format!("must not be negative, got {value}")),
             );
+            DEFAULT_MAX_UPLOAD
         }
-        opts
+        ref other => {
+            sec.error(
+                "maxuploadsize",
+                Problem::WrongType {
+                    expected: "integer",
+                    found: other.type_name(),
+                },
+            );
+            DEFAULT_MAX_UPLOAD
+        }
     }
 }

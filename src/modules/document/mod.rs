@@ -14,12 +14,15 @@
 //!
 //! # Requests
 //!
-//! Only GET and HEAD are served; other methods are declined, so another
-//! content module or the final 404 answers. The options `rest` (PUT, POST,
-//! DELETE) and `home` (`/~` user homes) are read and recorded but not
-//! implemented by this version: start-up warns about them. `sendfile` is
-//! accepted and changes nothing on the wire: file bodies are streamed in
-//! bounded chunks either way (zero-copy is an engine concern).
+//! GET and HEAD serve files (below). With option `rest` (implied by a
+//! `filestorage` section and by `webdav`) PUT, POST and DELETE manage files
+//! as the original's REST API does ([`rest`], uploads in [`upload`]), and
+//! OPTIONS, PROPFIND, MKCOL, MOVE and COPY answer WebDAV clients
+//! ([`webdav`]). With option `home`, `/~/…` is served from the
+//! authenticated user's home ([`home`]). Other methods are declined, so
+//! another content module or the final 404 answers. `sendfile` is accepted
+//! and changes nothing on the wire: file bodies are streamed in bounded
+//! chunks either way (zero-copy is an engine concern).
 //!
 //! For a path (`ctx.path`, already decoded and normalised):
 //!
@@ -51,9 +54,14 @@ pub mod conditional;
 pub mod config;
 pub mod file;
 pub mod filter;
+pub mod home;
 pub mod listing;
 pub mod range;
 pub mod resolve;
+pub mod rest;
+pub mod upload;
+pub mod webdav;
+pub mod write_path;
 
 #[cfg(test)]
 mod tests;
@@ -68,6 +76,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 pub use config::{DocumentConfig, DocumentOptions};
 
 use self::filter::UriFilter;
+use self::home::{Homes, Scope};
 use self::resolve::{Root, Target};
 use crate::body::Body;
 use crate::config::{Diagnostic, Problem, Severity};
@@ -95,10 +104,33 @@ pub fn encode_path(path: &str) -> String {
 /// A running `document` instance.
 pub struct Document {
     root: Root,
+    homes: Option<Homes>,
     filter: UriFilter,
     defaultpage: Option<String>,
     options: DocumentOptions,
+    max_upload: u64,
     mime: Arc<MimeTable>,
+}
+
+/// What a method asks of the document module.
+enum Verb {
+    /// GET, HEAD.
+    Read,
+    /// PUT, POST, DELETE (option `rest`).
+    Rest,
+    /// OPTIONS, PROPFIND, MKCOL, MOVE, COPY (option `rest`).
+    Dav,
+}
+
+impl Verb {
+    fn of(method: &Method, rest: bool) -> Option<Verb> {
+        match method.as_str() {
+            "GET" | "HEAD" => Some(Verb::Read),
+            "PUT" | "POST" | "DELETE" if rest => Some(Verb::Rest),
+            "OPTIONS" | "PROPFIND" | "MKCOL" | "MOVE" | "COPY" if rest => Some(Verb::Dav),
+            _ => None,
+        }
+    }
 }
 
 impl Document {
@@ -111,11 +143,24 @@ impl Document {
             path: format!("{}.docroot", cfg.path),
             problem: Problem::Io(format!("{}: {e}", cfg.docroot.display())),
         })?;
+        let homes = if cfg.options.home {
+            let dochome = cfg.dochome.as_deref().unwrap_or(&cfg.docroot);
+            Some(Homes::open(dochome).map_err(|e| Diagnostic {
+                severity: Severity::Error,
+                span: cfg.span.clone(),
+                path: format!("{}.dochome", cfg.path),
+                problem: Problem::Io(format!("{}: {e}", dochome.display())),
+            })?)
+        } else {
+            None
+        };
         Ok(Document {
             root,
+            homes,
             filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
             defaultpage: cfg.defaultpage.clone(),
             options: cfg.options,
+            max_upload: cfg.max_upload,
             mime: env.mime.clone(),
         })
     }
@@ -125,19 +170,29 @@ impl Document {
         self.root.dir()
     }
 
-    /// Serve `req`, or `None` to decline it.
-    fn serve(&self, req: &Request, ctx: &RequestCtx) -> Result<Option<Response>, HttpError> {
-        if !matches!(*req.method(), Method::GET | Method::HEAD) {
-            return Ok(None);
+    /// Where `ctx.path` lands: the docroot, or (option `home`) the user's
+    /// home for `/~…` paths.
+    pub fn scope(&self, ctx: &RequestCtx) -> Result<Scope<'_>, HttpError> {
+        match &self.homes {
+            Some(homes) => homes.scope(&self.root, &ctx.path, ctx.user.as_ref()),
+            None => Ok(Scope::docroot(&self.root)),
         }
-        let uri = ctx.path.as_str();
+    }
+
+    /// Serve a GET or HEAD, or `None` to decline it.
+    fn serve(
+        &self,
+        req: &Request,
+        uri: &str,
+        scope: &Scope<'_>,
+    ) -> Result<Option<Response>, HttpError> {
         if uri.ends_with('/') {
-            return self.directory(req, uri);
+            return self.directory(req, uri, scope);
         }
         if !self.filter.accepts(uri) {
             return Ok(None);
         }
-        match self.root.resolve(uri)? {
+        match scope.resolve(uri)? {
             Target::Missing => Ok(None),
             Target::Dir(_) => redirect_with_slash(req, uri).map(Some),
             Target::File(open) => Ok(Some(self.file(req, uri, open))),
@@ -145,14 +200,19 @@ impl Document {
     }
 
     /// A path ending with `/`.
-    fn directory(&self, req: &Request, uri: &str) -> Result<Option<Response>, HttpError> {
+    fn directory(
+        &self,
+        req: &Request,
+        uri: &str,
+        scope: &Scope<'_>,
+    ) -> Result<Option<Response>, HttpError> {
         let page = self.defaultpage.as_ref().map(|p| format!("{uri}{p}"));
         let listing = self.options.dirlisting && self.filter.accepts(uri);
         let page = page.filter(|p| self.filter.accepts(p));
         if !listing && page.is_none() {
             return Ok(None);
         }
-        let Target::Dir(dir) = self.root.resolve(uri)? else {
+        let Target::Dir(dir) = scope.resolve(uri)? else {
             return Ok(None);
         };
         if listing && is_xhr(req) {
@@ -160,7 +220,7 @@ impl Document {
             return Ok(Some(generated(req, body, "text/json")));
         }
         if let Some(page) = page {
-            if let Target::File(open) = self.root.resolve(&page)? {
+            if let Target::File(open) = scope.resolve(&page)? {
                 return Ok(Some(self.file(req, &page, open)));
             }
         }
@@ -202,12 +262,21 @@ impl Module for Document {
         req: Request,
         ctx: &'a mut RequestCtx,
     ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        let out = match self.serve(&req, ctx) {
-            Ok(Some(resp)) => Ok(Handled::Served(resp)),
-            Ok(None) => Ok(Handled::Declined(req)),
-            Err(e) => Err(e),
-        };
-        Box::pin(std::future::ready(out))
+        Box::pin(async move {
+            let Some(verb) = Verb::of(req.method(), self.options.rest) else {
+                return Ok(Handled::Declined(req));
+            };
+            let scope = self.scope(ctx)?;
+            let uri = ctx.path.as_str();
+            match verb {
+                Verb::Read => match self.serve(&req, uri, &scope)? {
+                    Some(resp) => Ok(Handled::Served(resp)),
+                    None => Ok(Handled::Declined(req)),
+                },
+                Verb::Rest => rest::handle(self, req, uri, &scope).await,
+                Verb::Dav => webdav::handle(self, req, uri, &scope).await,
+            }
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use super::*;
 use crate::config::value::Span;
 use crate::config::{Diagnostics, Section};
+use crate::pipeline::User;
 use crate::request_body::RequestBody;
 use crate::server_info::{HttpVersion, ServerInfo};
 
@@ -53,8 +54,12 @@ fn config(root: &Path, options: &str) -> DocumentConfig {
         options: DocumentOptions {
             dirlisting: options.contains("dirlisting"),
             range: options.contains("range"),
+            rest: options.contains("rest") || options.contains("webdav"),
+            webdav: options.contains("webdav"),
+            home: options.contains("home"),
             ..DocumentOptions::default()
         },
+        max_upload: config::DEFAULT_MAX_UPLOAD,
     }
 }
 
@@ -90,6 +95,17 @@ async fn call(
     target: &str,
     headers: &[(&str, &str)],
 ) -> Option<Answer> {
+    call_as(doc, None, method, target, headers).await
+}
+
+/// As [`call`], with `ctx.user` set (what the auth module does).
+async fn call_as(
+    doc: &Document,
+    user: Option<&User>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Option<Answer> {
     let mut b = http::Request::builder().method(method).uri(target);
     for (k, v) in headers {
         b = b.header(*k, *v);
@@ -98,6 +114,7 @@ async fn call(
     let addr = "127.0.0.1:1".parse().unwrap();
     let mut ctx = RequestCtx::new(Arc::new(server()), addr, addr);
     ctx.path = crate::path::normalize(req.uri().path()).unwrap();
+    ctx.user = user.cloned();
     match doc.handle(req, &mut ctx).await {
         Ok(Handled::Served(resp)) => {
             let (parts, body) = resp.into_parts();
@@ -421,6 +438,114 @@ fn config_errors_and_warnings() {
 
     let (cfgs, diags) = read_sections("filestorage = { docroot = \"x\"; };", "filestorage", true);
     assert!(cfgs[0].options.rest);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(cfgs[0].max_upload, config::DEFAULT_MAX_UPLOAD);
+
+    let (cfgs, diags) = read_sections(
+        "document = { docroot = \"x\"; options = \"webdav,home\"; maxuploadsize = 8589934592L; };",
+        "document",
+        false,
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let o = cfgs[0].options;
+    assert!(o.rest && o.webdav && o.home);
+    assert_eq!(cfgs[0].max_upload, 8 << 30);
+    assert!(cfgs[0].print().contains("options = \"rest,webdav,home\"; maxuploadsize = 8589934592L;"));
+
+    let (_, diags) = read_sections(
+        "document = { docroot = \"x\"; maxuploadsize = -1; };",
+        "document",
+        false,
+    );
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].severity, Severity::Warning);
+    assert_eq!(diags[0].severity, Severity::Error);
+}
+
+fn user(name: &str, home: &str) -> User {
+    User {
+        name: name.into(),
+        group: "users".into(),
+        home: home.into(),
+        status: "activated".into(),
+        auth_type: "Basic",
+    }
+}
+
+/// A docroot with homes under `<docroot>/home`: `foo` has `notes.txt`.
+fn homes_site() -> (tempfile::TempDir, Document) {
+    let d = docroot();
+    std::fs::create_dir_all(d.path().join("home/foo")).unwrap();
+    std::fs::write(d.path().join("home/foo/notes.txt"), "foo's notes").unwrap();
+    let mut cfg = config(d.path(), "home,rest");
+    cfg.dochome = Some(d.path().join("home"));
+    let doc = Document::build(&cfg, &env()).unwrap();
+    (d, doc)
+}
+
+#[tokio::test]
+async fn home_serves_the_users_own_home() {
+    let (d, doc) = homes_site();
+    let foo = user("foo", "/foo");
+    let a = call_as(&doc, Some(&foo), "GET", "/~/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body, "foo's notes");
+    let a = call_as(&doc, Some(&foo), "GET", "/~foo/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.body, "foo's notes");
+    // Outside `/~` the docroot is served as usual.
+    let a = call_as(&doc, Some(&foo), "GET", "/a.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 200);
+    // `/~` alone is the home directory: redirected to `/~/`.
+    let a = call_as(&doc, Some(&foo), "GET", "/~", &[]).await.unwrap();
+    assert_eq!(a.status, 301);
+    assert_eq!(a.header("location"), "/~/");
+
+    // A new user's home is created on first use, and REST works in it.
+    let bar = user("bar", "");
+    let a = call_as(&doc, Some(&bar), "PUT", "/~/docs/", &[]).await.unwrap();
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body, "{\"method\":\"PUT\",\"result\":\"OK\",\"name\":\"/~/docs/\"}\n");
+    assert!(d.path().join("home/bar/docs").is_dir());
+    let a = call_as(&doc, Some(&bar), "DELETE", "/~/docs", &[]).await.unwrap();
+    assert_eq!(a.status, 200);
+    assert!(!d.path().join("home/bar/docs").exists());
+}
+
+#[tokio::test]
+async fn home_of_another_user_is_refused() {
+    let (d, doc) = homes_site();
+    let bar = user("bar", "/bar");
+    let a = call_as(&doc, Some(&bar), "GET", "/~/notes.txt", &[]).await;
+    assert!(a.is_none(), "bar has no notes.txt: declined (404)");
+    let a = call_as(&doc, Some(&bar), "GET", "/~foo/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 403);
+    let a = call_as(&doc, Some(&bar), "DELETE", "/~foo/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 403);
+    // A home that climbs out of dochome.
+    let evil = user("evil", "/../foo");
+    let a = call_as(&doc, Some(&evil), "GET", "/~/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 403);
+    // X-POST-ARG cannot leave the home either.
+    let a = call_as(
+        &doc,
+        Some(&bar),
+        "POST",
+        "/~/x",
+        &[("x-post-cmd", "mv"), ("x-post-arg", "/../foo/stolen")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 403);
+    // Nobody authenticated: no home at all.
+    let a = call(&doc, "GET", "/~/notes.txt", &[]).await.unwrap();
+    assert_eq!(a.status, 403);
+    assert!(d.path().join("home/foo/notes.txt").exists());
+}
+
+#[tokio::test]
+async fn rest_without_option_declines_writes() {
+    let d = docroot();
+    let doc = build(d.path(), "");
+    assert!(call(&doc, "DELETE", "/a.txt", &[]).await.is_none());
+    assert!(call(&doc, "PROPFIND", "/", &[]).await.is_none());
+    assert!(d.path().join("a.txt").exists());
 }

@@ -32,7 +32,9 @@ pub fn site() -> TempDir {
     std::fs::write(root.join("hello.txt"), "hello world\n").unwrap();
     std::fs::write(root.join("sub/page.html"), "<p>sub page</p>\n").unwrap();
     std::fs::write(root.join("empty.txt"), "").unwrap();
-    let digits: String = (0..1000).map(|i| char::from(b'0' + (i % 10) as u8)).collect();
+    let digits: String = (0..1000)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect();
     std::fs::write(root.join("digits.txt"), digits).unwrap();
     dir
 }
@@ -53,7 +55,8 @@ impl TestServer {
     /// Write `conf` as `marmoset.conf` in `dir` and run the binary there
     /// (`-W dir`), with `args` added.
     pub fn start(dir: &Path, conf: &str, args: &[&str]) -> TestServer {
-        Self::try_start(dir, conf, args).unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+        Self::try_start(dir, conf, args)
+            .unwrap_or_else(|log| panic!("server did not start:\n{log}"))
     }
 
     /// As [`start`], but return the server's output when it does not start.
@@ -87,7 +90,8 @@ impl TestServer {
         });
         let mut addrs = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while let Ok(Some(a)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(Some(a)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             let a: SocketAddr = a.parse().expect("listening address");
             addrs.push(SocketAddr::new(loopback(a), a.port()));
             // All listening lines are written together; wait briefly for more.
@@ -179,7 +183,10 @@ fn loopback(a: SocketAddr) -> std::net::IpAddr {
 
 /// Send a signal with the `kill` command (no unsafe in tests).
 pub fn unsafe_kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Read until EOF or timeout.

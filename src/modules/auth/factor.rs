@@ -1,0 +1,503 @@
+//! One authenticator (one `auth` section): reads the credentials of its
+//! scheme, checks them against its storage, and decides between a user,
+//! anonymous access and a challenge (REFERENCE §6.6.3 – §6.6.5).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{AUTHORIZATION, HOST, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, StatusCode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::basic::{self, Credentials};
+use super::bruteforce::Guard;
+use super::config::{AuthConfig, AuthOptions, Scheme};
+use super::crypt::{Stored, ct_eq};
+use super::digest::{self, Algorithm, NonceCheck, Nonces};
+use super::storage::{ACTIVATED, Account, REAPPROVING, Storage};
+use super::token::{self, Tokens};
+use crate::body::Body;
+use crate::error::HttpError;
+use crate::pattern::PatternList;
+use crate::pipeline::{RequestCtx, RequestHead, Response, User};
+
+/// What one authenticator decided.
+pub enum Outcome {
+    /// Authenticated; `issuers` are those a token carried (besides ours).
+    User {
+        /// The user.
+        user: User,
+        /// Issuers from the token, if the user came from one.
+        issuers: Vec<String>,
+    },
+    /// Let through without a user.
+    Anonymous,
+    /// Answer now (challenge, redirect, lock-out).
+    Respond(Response),
+}
+
+/// The result of checking credentials.
+enum Verdict {
+    Ok(Account),
+    /// Wrong credentials for `user`.
+    Failed(String),
+    /// Digest: right response, stale nonce.
+    Stale,
+    /// Digest: nonce count reused.
+    Replay,
+}
+
+/// One authenticator, built.
+pub struct Factor {
+    /// `type`.
+    pub scheme: Scheme,
+    /// Realm of challenges and Digest.
+    pub realm: String,
+    /// Name in token `iss` chains.
+    pub issuer: String,
+    /// `options`.
+    pub options: AuthOptions,
+    /// Token keys (token options, Bearer, wwwform).
+    pub tokens: Option<Tokens>,
+    /// Whether a token is issued after sign-in.
+    pub issues_tokens: bool,
+    storage: Arc<Storage>,
+    algorithm: Algorithm,
+    opaque: Option<String>,
+    nonces: Option<Nonces>,
+    protect: PatternList,
+    unprotect: PatternList,
+    signin: Option<String>,
+    /// `token_ep` (the wwwform POST target).
+    pub token_ep: Option<String>,
+    guard: Guard,
+}
+
+impl Factor {
+    /// Build from a section; `hostname` is the server's (default realm).
+    pub fn new(cfg: &AuthConfig, storage: Storage, hostname: &str) -> Factor {
+        let realm = cfg
+            .realm
+            .clone()
+            .or_else(|| cfg.issuer.clone())
+            .unwrap_or_else(|| hostname.to_string());
+        let issuer = cfg
+            .issuer
+            .clone()
+            .or_else(|| cfg.realm.clone())
+            .unwrap_or_else(|| cfg.storage.name().to_string());
+        let lifetime = cfg.expire.saturating_mul(60);
+        let secret = cfg.secret.as_deref().filter(|s| !s.is_empty());
+        let wants_tokens = cfg.options.tokens() || cfg.scheme == Scheme::WwwForm;
+        let tokens = secret
+            .filter(|_| wants_tokens || cfg.scheme == Scheme::Bearer)
+            .map(|s| Tokens::new(s, lifetime));
+        let nonces = (cfg.scheme == Scheme::Digest).then(|| {
+            let key = secret.map_or_else(super::crypt::random::<32>, Nonces::key_from_secret);
+            Nonces::new(key, lifetime)
+        });
+        let mut options = cfg.options;
+        if cfg.scheme == Scheme::WwwForm && !options.header {
+            // A browser form keeps its session in the token cookie.
+            options.cookie = true;
+        }
+        Factor {
+            scheme: cfg.scheme,
+            realm,
+            issuer,
+            options,
+            issues_tokens: wants_tokens && tokens.is_some(),
+            tokens,
+            storage: Arc::new(storage),
+            algorithm: cfg.algorithm,
+            opaque: cfg.opaque.clone(),
+            nonces,
+            protect: PatternList::new(cfg.protect.as_deref().unwrap_or("")),
+            unprotect: PatternList::new(cfg.unprotect.as_deref().unwrap_or("")),
+            signin: cfg.signin.clone(),
+            token_ep: cfg.token_ep.clone(),
+            guard: Guard::new(cfg.maxfailures, Duration::from_secs(cfg.lockout)),
+        }
+    }
+
+    /// Decide for one request.
+    pub async fn check(&self, head: &RequestHead, ctx: &RequestCtx) -> Result<Outcome, HttpError> {
+        let mut token_refused = false;
+        if let (Some(tokens), Some(tok)) = (&self.tokens, token::find(head)) {
+            match tokens.verify(tok, &self.issuer) {
+                Ok(c) => {
+                    return Ok(Outcome::User {
+                        user: c.user,
+                        issuers: c.issuers,
+                    });
+                }
+                Err(e) => {
+                    log::debug!("auth: {} token refused: {e}", ctx.peer.ip());
+                    token_refused = true;
+                }
+            }
+        }
+        if self.is_login_post(&head.method, &ctx.path) {
+            // Served by the module's content phase (wwwform sign-in).
+            return Ok(Outcome::Anonymous);
+        }
+        // A client asking to drop its credentials gets a challenge.
+        if head.headers.contains_key(WWW_AUTHENTICATE) {
+            return Ok(Outcome::Respond(self.challenge(head, ctx, false, false)));
+        }
+        let authorization = head
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let verdict = match (self.scheme, authorization) {
+            (Scheme::None, Some(a)) if token::strip_scheme(a, "None").is_some() => {
+                if let Storage::Simple(acct) = &*self.storage {
+                    return Ok(self.admit(acct.clone(), ctx).map_or_else(
+                        || Outcome::Respond(self.challenge(head, ctx, false, false)),
+                        |user| Outcome::User {
+                            user,
+                            issuers: Vec::new(),
+                        },
+                    ));
+                }
+                None
+            }
+            (Scheme::Basic, Some(a)) => match token::strip_scheme(a, "Basic") {
+                Some(b64) => Some(self.basic(b64, ctx).await?),
+                None => None,
+            },
+            (Scheme::Digest, Some(a)) => match token::strip_scheme(a, "Digest") {
+                Some(params) => Some(self.digest(params, head, ctx).await?),
+                None => None,
+            },
+            _ => None,
+        };
+        match verdict {
+            Some(Verdict::Ok(acct)) => {
+                self.guard.success(ctx.peer.ip());
+                match self.admit(acct, ctx) {
+                    Some(user) => {
+                        return Ok(Outcome::User {
+                            user,
+                            issuers: Vec::new(),
+                        });
+                    }
+                    None => return Ok(Outcome::Respond(self.challenge(head, ctx, false, false))),
+                }
+            }
+            Some(Verdict::Stale) => {
+                return Ok(Outcome::Respond(self.challenge(head, ctx, true, false)));
+            }
+            Some(Verdict::Replay) => {
+                log::warn!("auth: {} replayed a Digest nonce count", ctx.peer.ip());
+                return Ok(Outcome::Respond(self.challenge(head, ctx, false, false)));
+            }
+            Some(Verdict::Failed(user)) => {
+                if let Some(r) = self.failed(&user, ctx) {
+                    return Ok(Outcome::Respond(r));
+                }
+            }
+            None => {}
+        }
+        Ok(self.without_credentials(head, ctx, token_refused))
+    }
+
+    /// Whether `ctx.path` is this factor's sign-in page or token end point.
+    fn is_page(&self, ctx: &RequestCtx) -> bool {
+        [&self.signin, &self.token_ep]
+            .into_iter()
+            .flatten()
+            .any(|p| page_path(p) == ctx.path)
+    }
+
+    /// A wwwform sign-in: POST to `token_ep`.
+    pub fn is_login_post(&self, method: &Method, path: &str) -> bool {
+        self.scheme == Scheme::WwwForm
+            && method == Method::POST
+            && self
+                .token_ep
+                .as_deref()
+                .is_some_and(|p| page_path(p) == path)
+    }
+
+    /// No (valid) credentials: anonymous where allowed, else a challenge.
+    fn without_credentials(&self, head: &RequestHead, ctx: &RequestCtx, bad_token: bool) -> Outcome {
+        let path = ctx.path.as_str();
+        let anonymous = if path.contains('~') {
+            false
+        } else if self.scheme == Scheme::None || self.is_page(ctx) {
+            true
+        } else if self.protect.is_match(path) {
+            false
+        } else {
+            self.unprotect.is_match(path)
+        };
+        if anonymous {
+            Outcome::Anonymous
+        } else {
+            Outcome::Respond(self.challenge(head, ctx, false, bad_token))
+        }
+    }
+
+    /// Record a failure; a response when the address is now locked out.
+    fn failed(&self, user: &str, ctx: &RequestCtx) -> Option<Response> {
+        let ip = ctx.peer.ip();
+        log::warn!(
+            "auth: {ip} failed {} sign-in as {user:?}",
+            self.scheme.name()
+        );
+        if self.guard.failure(ip) {
+            log::warn!("auth: {ip} locked out after repeated failures");
+        }
+        self.guard.locked(ip).map(locked)
+    }
+
+    /// The user for an account with correct credentials, if its status
+    /// lets it in.
+    pub fn admit(&self, acct: Account, ctx: &RequestCtx) -> Option<User> {
+        let group = match acct.status.as_str() {
+            ACTIVATED => acct.group.unwrap_or_default(),
+            REAPPROVING => REAPPROVING.to_string(),
+            other => {
+                log::info!(
+                    "auth: {} user {:?} refused: status {other:?}",
+                    ctx.peer.ip(),
+                    acct.name
+                );
+                return None;
+            }
+        };
+        Some(User {
+            name: acct.name,
+            group,
+            home: acct.home.unwrap_or_default(),
+            status: acct.status,
+            auth_type: self.scheme.name(),
+        })
+    }
+
+    /// Look an account up, off the executor unless it is in memory.
+    async fn lookup(&self, name: String) -> Result<Option<Account>, HttpError> {
+        if self.storage.is_memory() {
+            return self.storage.lookup(&name).map_err(HttpError::internal);
+        }
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || storage.lookup(&name))
+            .await
+            .map_err(HttpError::internal)?
+            .map_err(HttpError::internal)
+    }
+
+    /// Check a user name and password (also for wwwform).
+    pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
+        let run = |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
+            let acct = storage.lookup(&c.user).map_err(HttpError::internal)?;
+            Ok(acct.filter(|a| Stored::parse(&a.password).verify(&c.user, &c.password)))
+        };
+        let slow = |s: &Storage| match s {
+            Storage::Simple(a) => Stored::parse(&a.password).is_slow(),
+            _ => true,
+        };
+        if !slow(&self.storage) {
+            return run(&self.storage, &c);
+        }
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || run(&storage, &c))
+            .await
+            .map_err(HttpError::internal)?
+    }
+
+    /// The guard, for the sign-in handler.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Verdict, HttpError> {
+        let Some(c) = basic::parse(b64) else {
+            return Ok(Verdict::Failed(String::new()));
+        };
+        if self.guard.locked(ctx.peer.ip()).is_some() {
+            return Ok(Verdict::Failed(c.user));
+        }
+        let user = c.user.clone();
+        Ok(match self.check_password(c).await? {
+            Some(acct) => Verdict::Ok(acct),
+            None => Verdict::Failed(user),
+        })
+    }
+
+    async fn digest(
+        &self,
+        params: &str,
+        head: &RequestHead,
+        ctx: &RequestCtx,
+    ) -> Result<Verdict, HttpError> {
+        let Some(p) = digest::parse_params(params) else {
+            return Ok(Verdict::Failed(String::new()));
+        };
+        let Some(nonces) = &self.nonces else {
+            return Ok(Verdict::Failed(p.username));
+        };
+        let alg = p
+            .algorithm
+            .as_deref()
+            .map_or(Algorithm::parse("MD5"), Algorithm::parse);
+        let target = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let well_formed = p.realm == self.realm
+            && p.qop == "auth"
+            && !p.cnonce.is_empty()
+            && p.nc.len() == 8
+            && (p.uri == target || p.uri == head.uri.to_string())
+            && alg == Some(self.algorithm)
+            && self.opaque.as_ref().is_none_or(|o| p.opaque.as_ref() == Some(o));
+        if !well_formed {
+            return Ok(Verdict::Failed(p.username));
+        }
+        match nonces.validate(&p.nonce, &self.realm) {
+            // Not ours (e.g. from before a restart without `secret`): ask
+            // again with a fresh nonce, not a failure.
+            NonceCheck::Invalid => return Ok(Verdict::Stale),
+            _ => {}
+        }
+        if self.guard.locked(ctx.peer.ip()).is_some() {
+            return Ok(Verdict::Failed(p.username));
+        }
+        let Some(acct) = self.lookup(p.username.clone()).await? else {
+            return Ok(Verdict::Failed(p.username));
+        };
+        let Some(ha1) = Stored::parse(&acct.password).ha1(self.algorithm.hash, &acct.name, &self.realm)
+        else {
+            log::debug!("auth: the stored password of {:?} cannot be used by Digest", acct.name);
+            return Ok(Verdict::Failed(p.username));
+        };
+        let matches = |method: &str| {
+            ct_eq(
+                digest::response(self.algorithm, &ha1, &p, method).as_bytes(),
+                p.response.as_bytes(),
+            )
+        };
+        // With a sign-in page, the original computes HA2 with HEAD (so a
+        // page can compute one response for all requests): accepted too.
+        let ok = matches(head.method.as_str()) || (self.signin.is_some() && matches("HEAD"));
+        if !ok {
+            return Ok(Verdict::Failed(p.username));
+        }
+        Ok(match nonces.accept(&p.nonce, &self.realm, &p.nc) {
+            NonceCheck::Fresh => Verdict::Ok(acct),
+            NonceCheck::Stale | NonceCheck::Invalid => Verdict::Stale,
+            NonceCheck::Replay => Verdict::Replay,
+        })
+    }
+
+    /// The `WWW-Authenticate` value of this scheme.
+    fn www_authenticate(&self, stale: bool, bad_token: bool) -> Option<String> {
+        let realm = quoted(&self.realm);
+        Some(match self.scheme {
+            Scheme::None => return None,
+            Scheme::Basic => format!("Basic realm={realm}"),
+            Scheme::Bearer if bad_token => {
+                format!("Bearer realm={realm}, error=\"invalid_token\"")
+            }
+            Scheme::Bearer => format!("Bearer realm={realm}"),
+            Scheme::WwwForm => format!("WWW-Form realm={realm}"),
+            Scheme::Digest => {
+                let nonce = self
+                    .nonces
+                    .as_ref()
+                    .map(|n| n.issue(&self.realm))
+                    .unwrap_or_default();
+                let mut v = format!("Digest realm={realm},qop=\"auth\",nonce=\"{nonce}\"");
+                if let Some(o) = &self.opaque {
+                    v.push_str(&format!(",opaque={}", quoted(o)));
+                }
+                v.push_str(if stale { ",stale=true" } else { ",stale=false" });
+                if self.algorithm != Algorithm::parse("MD5").unwrap_or(self.algorithm) {
+                    v.push_str(&format!(",algorithm={}", self.algorithm.name()));
+                }
+                v
+            }
+        })
+    }
+
+    /// The answer to a request that needs credentials (§6.6.5).
+    pub fn challenge(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestCtx,
+        stale: bool,
+        bad_token: bool,
+    ) -> Response {
+        let mut resp = Response::new(Body::empty());
+        if let Some(v) = self
+            .www_authenticate(stale, bad_token)
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            resp.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+        let xhr = head
+            .headers
+            .get("x-requested-with")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("XMLHttpRequest"));
+        let target = self.signin.as_ref().or(self.token_ep.as_ref());
+        *resp.status_mut() = match target {
+            _ if xhr => StatusCode::FORBIDDEN,
+            Some(page) => {
+                let query = head.uri.query().unwrap_or("");
+                if !query.contains("noredirect") {
+                    let loc = self.signin_location(page, head, ctx);
+                    if let Ok(v) = HeaderValue::from_str(&loc) {
+                        resp.headers_mut().insert(LOCATION, v);
+                    }
+                }
+                StatusCode::FOUND
+            }
+            None => StatusCode::UNAUTHORIZED,
+        };
+        resp
+    }
+
+    /// `Location` of a sign-in redirect: the page, plus `redirect_uri` (the
+    /// request's absolute URL, percent-encoded) with option `redirect` or
+    /// type Bearer.
+    fn signin_location(&self, page: &str, head: &RequestHead, ctx: &RequestCtx) -> String {
+        let query = head.uri.query().unwrap_or("");
+        if !(self.options.redirect || self.scheme == Scheme::Bearer)
+            || query.contains("redirect_uri")
+        {
+            return page.to_string();
+        }
+        let scheme = if ctx.server.tls { "https" } else { "http" };
+        let host = head
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}:{}", ctx.server.hostname, ctx.server.port));
+        let target = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let url = format!("{scheme}://{host}{target}");
+        let sep = if page.contains('?') { '&' } else { '?' };
+        format!(
+            "{page}{sep}redirect_uri={}",
+            utf8_percent_encode(&url, NON_ALPHANUMERIC)
+        )
+    }
+}
+
+/// A 429 for an address locked out for `left`.
+pub fn locked(left: Duration) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(left.as_secs().max(1)));
+    resp
+}
+
+/// The path of a page setting (`/signin.html?step=2` → `/signin.html`).
+pub fn page_path(page: &str) -> &str {
+    page.split('?').next().unwrap_or(page)
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}

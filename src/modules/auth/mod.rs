@@ -1,0 +1,262 @@
+//! `auth`: authentication (REFERENCE §6.6). Sets `ctx.user` — name, group,
+//! home, status, scheme — for every later phase and module (userfilter,
+//! document homes, CGI `REMOTE_USER`/`AUTH_TYPE`, embedded handlers via the
+//! request extensions, the access log), or answers the challenge.
+//!
+//! # Phases
+//!
+//! - **authenticate**: each authenticator of the section (a list is a
+//!   multi-factor chain, every factor must pass in order) reads a token
+//!   first, then its scheme's credentials, checks them against its storage,
+//!   and decides: user, anonymous (`unprotect`, the sign-in page, type
+//!   `None`), or challenge (401 with `WWW-Authenticate`, 302 to `signin`,
+//!   403 to `XMLHttpRequest`s, 429 during a lock-out). See [`factor`].
+//! - **handle** (only with type `wwwform`): the sign-in POST to `token_ep`
+//!   ([`wwwform`]), which needs the request body.
+//! - **rewrite**: the response to an authenticated request gets a fresh
+//!   token and the user (`X-Auth-Token`, `X-Remote-User`, … as headers or
+//!   cookies, [`token::Decoration`]).
+//!
+//! # Keys
+//!
+//! `type` (None, Basic, Digest, Bearer, wwwform), `authz` or the storage
+//! keys (`user`/`passwd`/`group`/`home`/`status`, `file`, `dbname`,
+//! `file = "shadow"`), `realm`, `issuer`, `algorithm`, `opaque`, `secret`,
+//! `expire` (minutes), `protect`, `unprotect`, `signin`, `token_ep`,
+//! `options` (`jwt`, `token`, `cookie`, `header`, `home`, `redirect`),
+//! and marmoset's `maxfailures` / `lockout` ([`bruteforce`]). See
+//! `docs/auth.md` for worked examples.
+//!
+//! # Blocking work
+//!
+//! Storage lookups and slow password hashes (crypt, argon2) run on tokio's
+//! blocking pool (`spawn_blocking`), never on the executor; an account
+//! written in the configuration with a clear or Ouistiti-hashed password is
+//! checked inline. Files are cached in memory and re-read when they change
+//! ([`storage`]); the sqlite database is queried on each request through
+//! one read-only connection.
+//!
+//! # Security
+//!
+//! Fail closed: a section without a usable storage, a database that cannot
+//! be created, a token option without `secret`, … stop the server at
+//! start-up. Passwords, HA1 values and responses are compared in constant
+//! time and exactly (the original accepted prefixes). No password reaches
+//! a log line. A new sqlite database holds no users.
+
+pub mod basic;
+pub mod bruteforce;
+pub mod config;
+pub mod crypt;
+pub mod digest;
+pub mod factor;
+pub mod storage;
+pub mod token;
+pub mod wwwform;
+
+#[cfg(test)]
+mod tests;
+
+use http::header::{LOCATION, SEC_WEBSOCKET_VERSION};
+use http::{HeaderValue, StatusCode};
+
+pub use config::{AuthConfig, Scheme};
+
+use self::factor::{Factor, Outcome};
+use self::storage::Storage;
+use self::token::{Decoration, cookie_domain};
+use crate::body::Body;
+use crate::config::{Diagnostic, Problem, Severity};
+use crate::error::HttpError;
+use crate::modules::BuildEnv;
+use crate::pipeline::{
+    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, User,
+};
+
+/// The authentication module: one or more factors.
+pub struct Auth {
+    factors: Vec<Factor>,
+    login: bool,
+    home: bool,
+}
+
+/// What the authentication phase leaves for the rewrite phase.
+#[derive(Clone, Debug, Default)]
+struct Session {
+    decoration: Option<Decoration>,
+}
+
+impl Auth {
+    /// Build the factors of `cfgs` (one `auth` section or a list), opening
+    /// their storages. Any failure is a start-up error.
+    pub fn build(cfgs: &[AuthConfig], env: &BuildEnv) -> Result<Auth, Vec<Diagnostic>> {
+        let mut factors = Vec::new();
+        let mut errors = Vec::new();
+        for cfg in cfgs {
+            let issuer = cfg
+                .issuer
+                .clone()
+                .or_else(|| cfg.realm.clone())
+                .unwrap_or_else(|| cfg.storage.name().to_string());
+            match Storage::open(&cfg.storage, &issuer) {
+                Ok(s) => factors.push(Factor::new(cfg, s, &env.server.hostname)),
+                Err(e) => errors.push(Diagnostic {
+                    severity: Severity::Error,
+                    span: cfg.span.clone(),
+                    path: cfg.path.clone(),
+                    problem: Problem::Io(format!("auth storage `{}`: {e}", cfg.storage.name())),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Auth {
+            login: factors.iter().any(|f| f.scheme == Scheme::WwwForm),
+            home: factors.iter().any(|f| f.options.home),
+            factors,
+        })
+    }
+
+    /// The headers for the response to `user`, satisfied `issuers`: from
+    /// the last satisfied factor that issues tokens, else the last one that
+    /// sends the user as headers or cookies.
+    fn decoration(&self, user: &User, issuers: &[String], ctx: &RequestCtx) -> Option<Decoration> {
+        let satisfied = |f: &&Factor| issuers.contains(&f.issuer);
+        let f = self
+            .factors
+            .iter()
+            .rev()
+            .filter(satisfied)
+            .find(|f| f.issues_tokens)
+            .or_else(|| {
+                self.factors
+                    .iter()
+                    .rev()
+                    .filter(satisfied)
+                    .find(|f| f.options.header || f.options.cookie)
+            })?;
+        let token = f
+            .tokens
+            .as_ref()
+            .filter(|_| f.issues_tokens)
+            .and_then(|t| t.issue(user, issuers));
+        Some(Decoration {
+            user: user.clone(),
+            token,
+            header: f.options.header,
+            cookie: f.options.cookie,
+            domain: cookie_domain(&ctx.server.hostname),
+            secure: ctx.server.tls,
+        })
+    }
+
+    fn finish(&self, ctx: &mut RequestCtx, issuers: Vec<String>) {
+        let decoration = ctx
+            .user
+            .as_ref()
+            .and_then(|u| self.decoration(u, &issuers, ctx));
+        ctx.extensions.insert(Session { decoration });
+    }
+
+    async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
+        let mut issuers: Vec<String> = Vec::new();
+        for f in &self.factors {
+            if ctx.user.is_some() && issuers.contains(&f.issuer) {
+                continue;
+            }
+            match f.check(head, ctx).await? {
+                Outcome::User {
+                    user,
+                    issuers: carried,
+                } => {
+                    if let Some(prev) = &ctx.user {
+                        if prev.name != user.name {
+                            return Err(HttpError::internal(format!(
+                                "auth factors named different users ({:?}, {:?})",
+                                prev.name, user.name
+                            )));
+                        }
+                    } else {
+                        ctx.user = Some(user);
+                    }
+                    for i in carried.into_iter().chain([f.issuer.clone()]) {
+                        if !issuers.contains(&i) {
+                            issuers.push(i);
+                        }
+                    }
+                }
+                Outcome::Anonymous => {}
+                Outcome::Respond(r) => return Ok(Flow::Respond(r)),
+            }
+        }
+        self.finish(ctx, issuers);
+        if self.home && ctx.path == "/~" && !head.headers.contains_key(SEC_WEBSOCKET_VERSION) {
+            if ctx.user.as_ref().is_some_and(|u| !u.home.is_empty()) {
+                let loc = match head.uri.query() {
+                    Some(q) => format!("/~/?{q}"),
+                    None => "/~/".to_string(),
+                };
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+                if let Ok(v) = HeaderValue::from_str(&loc) {
+                    r.headers_mut().insert(LOCATION, v);
+                }
+                return Ok(Flow::Respond(r));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+impl Module for Auth {
+    fn name(&self) -> &'static str {
+        "auth"
+    }
+
+    fn phases(&self) -> Phases {
+        let p = Phases::AUTHENTICATE | Phases::REWRITE;
+        if self.login { p | Phases::HANDLE } else { p }
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        head: &'a RequestHead,
+        ctx: &'a mut RequestCtx,
+    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
+        Box::pin(self.run(head, ctx))
+    }
+
+    fn handle<'a>(
+        &'a self,
+        req: Request,
+        ctx: &'a mut RequestCtx,
+    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
+        Box::pin(async move {
+            let Some(f) = self
+                .factors
+                .iter()
+                .find(|f| f.is_login_post(req.method(), &ctx.path))
+            else {
+                return Ok(Handled::Declined(req));
+            };
+            let (resp, user) = wwwform::sign_in(f, req, ctx).await?;
+            if let Some(user) = user {
+                ctx.user = Some(user);
+                self.finish(ctx, vec![f.issuer.clone()]);
+            }
+            Ok(Handled::Served(resp))
+        })
+    }
+
+    fn rewrite(&self, mut resp: Response, ctx: &RequestCtx) -> Response {
+        if let Some(d) = ctx
+            .extensions
+            .get::<Session>()
+            .and_then(|s| s.decoration.as_ref())
+        {
+            d.apply(resp.headers_mut());
+        }
+        resp
+    }
+}

@@ -1,0 +1,48 @@
+//! `cors` when the cargo feature is off: the section is reported and ignored.
+
+use crate::config::{Problem, Section, Severity};
+
+/// Never constructed.
+#[derive(Debug, Clone)]
+pub enum CorsConfig {}
+
+impl CorsConfig {
+    /// Report the section as not built.
+    pub fn from_section(s: &Section<'_>) -> Option<CorsConfig> {
+        s.diagnostics().push(
+            Severity::Warning,
+            s.span().clone(),
+            s.path().to_string(),
+            Problem::NotBuilt {
+                module: "cors",
+                feature: "cors",
+            },
+        );
+        None
+    }
+
+    /// Unreachable.
+    pub fn print(&self) -> String {
+        match *self {}
+    }
+}
+
+/// Never constructed.
+pub enum Cors {}
+
+impl Cors {
+    /// Unreachable.
+    pub fn new(cfg: &CorsConfig, _hostname: &str) -> Cors {
+        match *cfg {}
+    }
+}
+
+impl crate::pipeline::Module for Cors {
+    fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    fn phases(&self) -> crate::pipeline::Phases {
+        match *self {}
+    }
+}

@@ -1,0 +1,187 @@
+//! From a normalised request path to a file or directory under a root: the
+//! one path resolver content modules share.
+//!
+//! The request path is already percent-decoded and free of `.`/`..` and
+//! empty segments (see `crate::path`), so joining it to the root cannot
+//! leave the root lexically. Symbolic links can: the joined path is
+//! canonicalised and refused unless it still lies under the canonical
+//! root. A refused link looks exactly like a missing file (no information
+//! about what lies outside).
+//!
+//! Only directories and regular files are served. Files are opened with
+//! `O_NONBLOCK` (so a FIFO swapped in after the check cannot block the
+//! worker) and `O_NOFOLLOW` (so the last component cannot be swapped for a
+//! link after the check), then checked again on the open descriptor.
+//!
+//! Errors: a missing path (also "not a directory", link loops, names too
+//! long) is [`Target::Missing`]; permission denied is 403; anything else 500.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::HttpError;
+
+/// A canonical directory files are served from.
+#[derive(Clone, Debug)]
+pub struct Root {
+    dir: PathBuf,
+}
+
+/// What a request path designates.
+#[derive(Debug)]
+pub enum Target {
+    /// A regular file, open for reading.
+    File(OpenFile),
+    /// A directory (its canonical path).
+    Dir(PathBuf),
+    /// Nothing servable: absent, outside the root, or not a file or directory.
+    Missing,
+}
+
+/// An open regular file and what `fstat` said about it.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// The open file.
+    pub file: File,
+    /// Its metadata, from the open descriptor.
+    pub meta: Metadata,
+}
+
+impl Root {
+    /// Canonicalise `dir`, which must be a directory.
+    pub fn open(dir: &Path) -> io::Result<Root> {
+        let dir = dir.canonicalize()?;
+        if !std::fs::metadata(&dir)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
+        }
+        Ok(Root { dir })
+    }
+
+    /// The canonical root directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Resolve `uri` (a normalised request path, starting with `/`).
+    pub fn resolve(&self, uri: &str) -> Result<Target, HttpError> {
+        let joined = self.dir.join(uri.trim_start_matches('/'));
+        let real = match joined.canonicalize() {
+            Ok(p) => p,
+            Err(e) => return missing_or(e),
+        };
+        if !real.starts_with(&self.dir) {
+            return Ok(Target::Missing);
+        }
+        let meta = match std::fs::metadata(&real) {
+            Ok(m) => m,
+            Err(e) => return missing_or(e),
+        };
+        if meta.is_dir() {
+            return Ok(Target::Dir(real));
+        }
+        if !meta.is_file() {
+            return Ok(Target::Missing);
+        }
+        open_file(&real)
+    }
+}
+
+fn open_file(path: &Path) -> Result<Target, HttpError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => return missing_or(e),
+    };
+    let meta = file.metadata().map_err(HttpError::internal)?;
+    if !meta.is_file() {
+        return Ok(Target::Missing);
+    }
+    Ok(Target::File(OpenFile { file, meta }))
+}
+
+/// "Does not exist" in its various spellings → `Missing`; permission → 403;
+/// anything else → 500.
+fn missing_or(e: io::Error) -> Result<Target, HttpError> {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG) => {
+            Ok(Target::Missing)
+        }
+        Some(libc::EACCES | libc::EPERM) => Err(HttpError::forbidden(e)),
+        _ => Err(HttpError::internal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn setup() -> (tempfile::TempDir, tempfile::TempDir, Root) {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::fs::write(d.join("sub/a.txt"), "hello").unwrap();
+        symlink(d.join("sub/a.txt"), d.join("inside")).unwrap();
+        symlink(outside.path().join("secret"), d.join("escape")).unwrap();
+        symlink(outside.path(), d.join("escdir")).unwrap();
+        let root = Root::open(d).unwrap();
+        (dir, outside, root)
+    }
+
+    fn kind(t: Result<Target, HttpError>) -> &'static str {
+        match t {
+            Ok(Target::File(_)) => "file",
+            Ok(Target::Dir(_)) => "dir",
+            Ok(Target::Missing) => "missing",
+            Err(_) => "error",
+        }
+    }
+
+    #[test]
+    fn files_and_dirs() {
+        let (_d, _o, root) = setup();
+        assert_eq!(kind(root.resolve("/")), "dir");
+        assert_eq!(kind(root.resolve("/sub")), "dir");
+        assert_eq!(kind(root.resolve("/sub/")), "dir");
+        assert_eq!(kind(root.resolve("/sub/a.txt")), "file");
+        assert_eq!(kind(root.resolve("/sub/a.txt/")), "missing");
+        assert_eq!(kind(root.resolve("/sub/a.txt/x")), "missing");
+        assert_eq!(kind(root.resolve("/nope")), "missing");
+    }
+
+    #[test]
+    fn symlinks_inside_only() {
+        let (_d, _o, root) = setup();
+        assert_eq!(kind(root.resolve("/inside")), "file");
+        assert_eq!(kind(root.resolve("/escape")), "missing");
+        assert_eq!(kind(root.resolve("/escdir")), "missing");
+        assert_eq!(kind(root.resolve("/escdir/secret")), "missing");
+    }
+
+    #[test]
+    fn fifo_is_not_served() {
+        let (d, _o, root) = setup();
+        let fifo = d.path().join("fifo");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if status.is_ok_and(|s| s.success()) {
+            assert_eq!(kind(root.resolve("/fifo")), "missing");
+        }
+    }
+
+    #[test]
+    fn root_must_be_a_directory() {
+        let (d, _o, _root) = setup();
+        assert!(Root::open(&d.path().join("sub/a.txt")).is_err());
+        assert!(Root::open(&d.path().join("missing")).is_err());
+    }
+}
