@@ -30,6 +30,10 @@ pub struct Cli {
     pub help: bool,
     /// `--list-roots`: print the URI roots each server serves, then exit.
     pub list_roots: bool,
+    /// `--mode`: overrides the `mode` key (`mono`, `threads`).
+    pub mode: Option<String>,
+    /// `--workers`: overrides the `workers` key.
+    pub workers: Option<usize>,
 }
 
 /// The usage text.
@@ -47,6 +51,8 @@ usage: marmoset [options]
   -C, --check           check the configuration, print it, and exit
   -M, --modules DIR     accepted for compatibility, ignored (modules are built in)
       --list-roots      print every server and the URI roots its modules serve
+      --mode MODE       mono (one thread) or threads (overrides `mode`)
+      --workers N       worker threads in threads mode (default: one per core)
   -V, --version         print the version and exit
   -h, --help            print this help and exit
 ";
@@ -73,6 +79,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Er
             Short('V') | Long("version") => cli.version = true,
             Short('h') | Long("help") => cli.help = true,
             Long("list-roots") => cli.list_roots = true,
+            Long("mode") => cli.mode = Some(p.value()?.string()?),
+            Long("workers") => cli.workers = Some(p.value()?.parse()?),
             other => return Err(other.unexpected()),
         }
     }

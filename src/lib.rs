@@ -38,6 +38,7 @@
 
 pub mod access_log;
 pub mod body;
+pub mod cgi_env;
 pub mod config;
 pub mod embed;
 pub mod engine;

@@ -92,6 +92,7 @@ fn run(cli: cli::Cli) -> Result<()> {
             );
         }
     }
+    let mode = effective_mode(&cli, config.mode)?;
     if cli.check {
         print!("{}", config::print::effective(&config, &path));
         return Ok(());
@@ -110,7 +111,7 @@ fn run(cli: cli::Cli) -> Result<()> {
         print!("{}", list_roots(&server));
         return Ok(());
     }
-    let bound = server.bind()?;
+    let bound = server.bind_inherited(sys::inherited_listeners())?;
     if cli.daemon {
         sys::daemonize().context("cannot daemonize")?;
     }
@@ -131,13 +132,26 @@ fn run(cli: cli::Cli) -> Result<()> {
         log::info!("listening on {a}");
     }
     log::logger().flush();
+    let reloader = bound.reloader();
+    reloader.clone().watch(Duration::from_secs(5));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let reloader = bound.reloader();
-    reloader.clone().watch(Duration::from_secs(5));
-    let served = rt.block_on(bound.serve(stop_signal(reloader)));
+    // Handlers first, so that a stop request right after READY is honoured.
+    let signals = rt.block_on(async { Signals::install() })?;
+    sys::notify("READY=1");
+    let served = match mode {
+        marmoset::Mode::Mono => rt.block_on(bound.serve(signals.stop(reloader))),
+        threads => {
+            let running = bound.start(threads, None)?;
+            log::info!("serving with {} worker threads", threads.workers());
+            rt.block_on(signals.stop(reloader));
+            log::info!("shutting down");
+            running.shutdown()
+        }
+    };
+    sys::notify("STOPPING=1");
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
@@ -168,6 +182,19 @@ fn list_roots(server: &marmoset::Server) -> String {
     out
 }
 
+/// The concurrency mode: `--mode`/`--workers` over the `mode`/`workers` keys.
+fn effective_mode(cli: &cli::Cli, configured: marmoset::Mode) -> Result<marmoset::Mode> {
+    use marmoset::Mode;
+    let workers = |n: usize| cli.workers.unwrap_or(n);
+    Ok(match (cli.mode.as_deref(), configured) {
+        (None, Mode::Threads(n)) => Mode::Threads(workers(n)),
+        (None, Mode::Mono) | (Some("mono"), _) => Mode::Mono,
+        (Some("threads"), Mode::Threads(n)) => Mode::Threads(workers(n)),
+        (Some("threads"), Mode::Mono) => Mode::Threads(workers(0)),
+        (Some(other), _) => bail!("--mode {other}: expected mono or threads"),
+    })
+}
+
 /// The configuration file: `-f`, else the first default that exists.
 fn config_path(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
@@ -185,23 +212,34 @@ fn config_path(given: Option<&Path>) -> Result<PathBuf> {
         })
 }
 
-/// Resolves on SIGTERM or SIGINT; SIGHUP reloads the certificates.
-async fn stop_signal(reloader: marmoset::engine::Reloader) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => return,
-            _ = hup.recv() => {
-                log::info!("SIGHUP: reloading certificates");
-                reloader.reload();
+/// The signals the server reacts to.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Install the handlers (inside the runtime).
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+        })
+    }
+
+    /// Resolves on SIGTERM or SIGINT; SIGHUP reloads the certificates.
+    async fn stop(mut self, reloader: marmoset::engine::Reloader) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    log::info!("SIGHUP: reloading certificates");
+                    reloader.reload();
+                }
             }
         }
     }

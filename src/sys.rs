@@ -74,3 +74,56 @@ pub fn drop_privileges(user: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Listening sockets passed by systemd socket activation (`LISTEN_FDS`
+/// sockets from fd 3, for this process per `LISTEN_PID`), in order.
+pub fn inherited_listeners() -> Vec<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0);
+    if !for_us || count <= 0 {
+        return Vec::new();
+    }
+    // SAFETY: unset so that children (CGI scripts) do not take them too.
+    unsafe {
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    (3..3 + count)
+        .map(|fd| {
+            // SAFETY: systemd passes these descriptors to this process (checked
+            // with LISTEN_PID) as open listening sockets that nothing else owns.
+            unsafe { std::net::TcpListener::from_raw_fd(fd) }
+        })
+        .collect()
+}
+
+/// Tell systemd (`Type=notify`) about a state change, e.g. `READY=1`.
+/// Does nothing when not started by systemd.
+pub fn notify(state: &str) {
+    use std::os::unix::net::UnixDatagram;
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        log::warn!("systemd notification failed: {e}");
+    }
+}

@@ -180,11 +180,9 @@ fn password(a: &Args) -> Result<String> {
 fn run(a: &Args) -> Result<()> {
     if a.action == Action::List {
         let db = a.db.as_ref().context("--list needs -D DBNAME")?;
-        let conn = rusqlite::Connection::open_with_flags(
-            db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .with_context(|| db.display().to_string())?;
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| db.display().to_string())?;
         for name in sqlite::list(&conn)? {
             println!("{name}");
         }
@@ -241,7 +239,9 @@ fn run(a: &Args) -> Result<()> {
 
 fn warn_short(pw: &str) {
     if pw.chars().count() < 8 {
-        eprintln!("marmoset-passwd: warning: a password shorter than 8 characters is easy to guess");
+        eprintln!(
+            "marmoset-passwd: warning: a password shorter than 8 characters is easy to guess"
+        );
     }
 }
 

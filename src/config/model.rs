@@ -25,6 +25,8 @@ pub struct Config {
     pub config_d: Option<PathBuf>,
     /// `init_d`: script or directory of scripts run at start and stop.
     pub init_d: Option<PathBuf>,
+    /// `mode` (marmoset): `mono` (one thread, default) or `threads`.
+    pub mode: crate::engine::Mode,
     /// `mimetypes`: extra extension → type mappings.
     pub mimetypes: Vec<MimeTypeConfig>,
     /// `servers` (or `server`).
@@ -147,10 +149,28 @@ impl Config {
             }
             m.finish();
         }
+        cfg.mode = mode_of(top);
         cfg.servers = servers_of(top);
         // Keys seen in Ouistiti example files and ignored by it.
         top.accept(&["maxservers", "static_file"]);
         cfg
+    }
+}
+
+/// `mode` and `workers` (marmoset keys).
+fn mode_of(top: &Section<'_>) -> crate::engine::Mode {
+    use crate::engine::Mode;
+    let workers = top.uint("workers").unwrap_or(0) as usize;
+    match top.str("mode").as_deref() {
+        None | Some("mono") => Mode::Mono,
+        Some("threads") => Mode::Threads(workers),
+        Some(other) => {
+            top.error(
+                "mode",
+                Problem::BadValue(format!("`{other}`: expected \"mono\" or \"threads\"")),
+            );
+            Mode::Mono
+        }
     }
 }
 

@@ -33,6 +33,12 @@ pub fn effective(config: &Config, path: &Path) -> String {
             let _ = writeln!(o, "{key} = {};", quote(&v.to_string_lossy()));
         }
     };
+    match config.mode {
+        crate::engine::Mode::Mono => o.push_str("mode = \"mono\";\n"),
+        crate::engine::Mode::Threads(n) => {
+            let _ = writeln!(o, "mode = \"threads\";\nworkers = {n};");
+        }
+    }
     if let Some(u) = &config.user {
         let _ = writeln!(o, "user = {};", quote(u));
     }

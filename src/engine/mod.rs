@@ -124,13 +124,26 @@ impl Server {
 
     /// Open the listening sockets.
     pub fn bind(self) -> io::Result<Bound> {
+        self.bind_inherited(Vec::new())
+    }
+
+    /// Open the listening sockets, using `inherited` ones (systemd socket
+    /// activation) for the first servers, in order.
+    pub fn bind_inherited(self, inherited: Vec<std::net::TcpListener>) -> io::Result<Bound> {
         let mut listeners = Vec::new();
+        let mut inherited = inherited.into_iter();
         for l in self.listens {
             let (addr, port) = (l.addr, l.port);
-            let sock = listener::bind(addr, port).map_err(|e| {
-                let at = addr.map_or("*".to_string(), |a| a.to_string());
-                io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
-            })?;
+            let sock = match inherited.next() {
+                Some(sock) => {
+                    sock.set_nonblocking(true)?;
+                    sock
+                }
+                None => listener::bind(addr, port).map_err(|e| {
+                    let at = addr.map_or("*".to_string(), |a| a.to_string());
+                    io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
+                })?,
+            };
             let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri, l.max_headers);
             let mut site = Site::new(Arc::new(pipeline), l.limits, l.tls);
             site.filter = l.filter;

@@ -53,6 +53,39 @@ pub mod auth;
 #[path = "auth/disabled.rs"]
 pub mod auth;
 
+#[cfg(feature = "userfilter")]
+pub mod userfilter;
+#[cfg(not(feature = "userfilter"))]
+#[path = "userfilter/disabled.rs"]
+pub mod userfilter;
+
+#[cfg(feature = "bridge")]
+pub mod bridge;
+
+#[cfg(feature = "websocket")]
+pub mod websocket;
+#[cfg(not(feature = "websocket"))]
+#[path = "websocket/disabled.rs"]
+pub mod websocket;
+
+#[cfg(feature = "webstream")]
+pub mod webstream;
+#[cfg(not(feature = "webstream"))]
+#[path = "webstream/disabled.rs"]
+pub mod webstream;
+
+#[cfg(feature = "upgrade")]
+pub mod upgrade;
+#[cfg(not(feature = "upgrade"))]
+#[path = "upgrade/disabled.rs"]
+pub mod upgrade;
+
+#[cfg(feature = "cgi")]
+pub mod cgi;
+#[cfg(not(feature = "cgi"))]
+#[path = "cgi/disabled.rs"]
+pub mod cgi;
+
 #[cfg(feature = "document")]
 pub mod document;
 #[cfg(not(feature = "document"))]
@@ -82,19 +115,24 @@ pub struct ModulesConfig {
     pub cors: Option<cors::CorsConfig>,
     /// `redirect`.
     pub redirect: Option<redirect::RedirectConfig>,
+    /// `userfilter`.
+    pub userfilter: Option<userfilter::UserfilterConfig>,
     /// `vhost` (servers only).
     pub vhosts: Vec<vhost::VhostConfig>,
+    /// `websocket` instances, in file order.
+    pub websocket: Vec<websocket::WebsocketConfig>,
+    /// `webstream` instances, in file order.
+    pub webstream: Vec<webstream::WebstreamConfig>,
+    /// `upgrade` instances, in file order.
+    pub upgrade: Vec<upgrade::UpgradeConfig>,
+    /// `cgi` instances, in file order.
+    pub cgi: Vec<cgi::CgiConfig>,
 }
 
 /// Sections of Ouistiti modules marmoset does not provide yet, and whether
 /// ignoring them would leave the server less protected than asked.
 const NOT_YET: &[(&str, bool)] = &[
-    ("userfilter", true),
-    ("cgi", false),
     ("python", false),
-    ("websocket", false),
-    ("webstream", false),
-    ("upgrade", false),
     ("signature", false),
     ("forward", false),
 ];
@@ -128,6 +166,10 @@ impl ModulesConfig {
             cfg.tls = tls::TlsConfig::from_section(&g);
             g.finish();
         }
+        if let Some(g) = s.group("userfilter") {
+            cfg.userfilter = userfilter::UserfilterConfig::from_section(&g);
+            g.finish();
+        }
         if let Some(g) = s.group("cors") {
             cfg.cors = cors::CorsConfig::from_section(&g);
             g.finish();
@@ -138,6 +180,22 @@ impl ModulesConfig {
         }
         if let Some(g) = s.group("clientfilter") {
             cfg.clientfilter = clientfilter::ClientfilterConfig::from_section(&g);
+            g.finish();
+        }
+        for g in s.groups("websocket") {
+            cfg.websocket.extend(websocket::WebsocketConfig::from_section(&g));
+            g.finish();
+        }
+        for g in s.groups("webstream") {
+            cfg.webstream.extend(webstream::WebstreamConfig::from_section(&g));
+            g.finish();
+        }
+        for g in s.groups("upgrade") {
+            cfg.upgrade.extend(upgrade::UpgradeConfig::from_section(&g));
+            g.finish();
+        }
+        for g in s.groups("cgi") {
+            cfg.cgi.extend(cgi::CgiConfig::from_section(&g, s));
             g.finish();
         }
         for &(key, protective) in NOT_YET {
@@ -162,8 +220,13 @@ impl ModulesConfig {
         let tls = tls.chain(self.clientfilter.iter().map(|c| ("clientfilter", c.print())));
         let tls = tls.chain(self.cors.iter().map(|c| ("cors", c.print())));
         let tls = tls.chain(self.redirect.iter().map(|c| ("redirect", c.print())));
+        let tls = tls.chain(self.userfilter.iter().map(|c| ("userfilter", c.print())));
         let tls = tls.chain(self.vhosts.iter().map(|v| ("vhost", v.print())));
         let tls = tls.chain(auth::AuthConfig::print_all(&self.auth).map(|a| ("auth", a)));
+        let tls = tls.chain(self.websocket.iter().map(|c| ("websocket", c.print())));
+        let tls = tls.chain(self.upgrade.iter().map(|c| ("upgrade", c.print())));
+        let tls = tls.chain(self.webstream.iter().map(|c| ("webstream", c.print())));
+        let tls = tls.chain(self.cgi.iter().map(|c| ("cgi", c.print())));
         tls.chain(self.document.iter().map(|d| ("document", d.print())))
             .collect()
     }
@@ -224,8 +287,38 @@ impl ModulesConfig {
         if let Some(c) = &self.cors {
             modules.push(Arc::new(cors::Cors::new(c, &env.server.hostname)));
         }
+        if let Some(u) = &self.userfilter {
+            match userfilter::Userfilter::build(u) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
         if let Some(r) = &self.redirect {
             match redirect::Redirect::build(r, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for c in &self.websocket {
+            match websocket::Websocket::build(c, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for c in &self.upgrade {
+            match upgrade::Upgrade::build(c, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for c in &self.webstream {
+            match webstream::Webstream::build(c, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for c in &self.cgi {
+            match cgi::Cgi::build(c, env) {
                 Ok(m) => modules.push(Arc::new(m)),
                 Err(e) => errors.push(e),
             }

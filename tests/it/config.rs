@@ -598,15 +598,13 @@ fn config_error_two_servers_same_port() {
 
 #[test]
 fn config_error_security_module_not_provided() {
+    // An auth section that cannot protect anything (no password storage)
+    // stops the start instead of serving unprotected (fail closed).
     let conf = "servers = ({ port = 0; addr = \"127.0.0.1\";\n  document = { docroot = \"htdocs\"; };\n  \
-                userfilter = { dbname = \"filter.db\"; };\n});\n";
+                auth = { type = \"Basic\"; };\n});\n";
     let (_d, out) = check(conf);
-    let expected = format!(
-        "{}: error: servers[0].userfilter: module `userfilter` is not supported by this version of marmoset",
-        at(conf, "{ dbname")
-    );
+    let expected = format!("{}: error: servers[0].auth", at(conf, "{ type"));
     fails_with(&out, &expected);
-    // And the server refuses to start rather than serve unprotected.
     let (_d, out) = start_fails(conf);
     fails_with(&out, &expected);
     assert!(!out.stderr.contains("listening on"), "{}", out.stderr);
@@ -713,12 +711,12 @@ fn config_warning_unknown_version() {
 fn config_warning_unsupported_module_still_starts() {
     let dir = site();
     let conf = "servers = ({ port = 0; addr = \"127.0.0.1\";\n  document = { docroot = \"htdocs\"; };\n  \
-                websocket = { services = \"/tmp\"; };\n});\n";
+                signature = { key = \"k\"; };\n});\n";
     let server = TestServer::start(dir.path(), conf, &[]);
     assert_eq!(get(&server, "/hello.txt"), "hello world\n");
     assert!(
         server.log().contains(
-            "marmoset.conf:3:3: warning: servers[0].websocket: module `websocket` is not supported by this version of marmoset"
+            "marmoset.conf:3:3: warning: servers[0].signature: module `signature` is not supported by this version of marmoset"
         ),
         "{}",
         server.log()

@@ -1,14 +1,20 @@
 //! marmoset's integration tests: one binary, driving the real server with
 //! real clients. Tests are named `<module>_<behaviour>`.
 
+#[cfg(feature = "auth")]
+mod auth;
 mod cli;
 mod config;
 mod document;
 mod embed;
 mod http;
 mod clientfilter;
+mod cgi;
 mod cors;
 mod redirect;
+mod rest;
 mod support;
 mod tls;
 mod vhost;
+mod userfilter;
+mod systemd;

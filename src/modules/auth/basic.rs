@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn rfc7617_example_and_errors() {
         let c = parse("QWxhZGRpbjpvcGVuIHNlc2FtZQ==").unwrap();
-        assert_eq!((c.user.as_str(), c.password.as_str()), ("Aladdin", "open sesame"));
+        assert_eq!(
+            (c.user.as_str(), c.password.as_str()),
+            ("Aladdin", "open sesame")
+        );
         let c = parse("dTpwOnE").unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("u", "p:q"));
         assert_eq!(parse("Og==").unwrap().user, "");

@@ -170,9 +170,9 @@ impl AuthConfig {
         let token_ep = sec.str("token_ep");
         let secret = sec.str("secret");
         let expire = sec.uint("expire").unwrap_or(DEFAULT_EXPIRE);
-        let maxfailures = sec
-            .uint("maxfailures")
-            .map_or(DEFAULT_MAXFAILURES, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let maxfailures = sec.uint("maxfailures").map_or(DEFAULT_MAXFAILURES, |n| {
+            u32::try_from(n).unwrap_or(u32::MAX)
+        });
         let lockout = sec.uint("lockout").unwrap_or(DEFAULT_LOCKOUT);
         let text = sec.str("options").unwrap_or_default();
         let options = AuthOptions {
@@ -192,7 +192,10 @@ impl AuthConfig {
             }
         }
         if sec.has("auth_ep") {
-            sec.warn("auth_ep", Problem::BadValue("oAuth2 is not supported".into()));
+            sec.warn(
+                "auth_ep",
+                Problem::BadValue("oAuth2 is not supported".into()),
+            );
             sec.accept(&["auth_ep"]);
         }
         let bearer = kind.as_deref().and_then(Scheme::parse) == Some(Scheme::Bearer);
@@ -262,7 +265,11 @@ impl AuthConfig {
         );
         let passwordless = self.storage == StorageConfig::Jwt;
         need(
-            !(passwordless && matches!(self.scheme, Scheme::Basic | Scheme::Digest | Scheme::WwwForm)),
+            !(passwordless
+                && matches!(
+                    self.scheme,
+                    Scheme::Basic | Scheme::Digest | Scheme::WwwForm
+                )),
             "authz",
             "the `jwt` storage has no passwords; Basic, Digest and wwwform need one",
         );
@@ -283,7 +290,10 @@ impl AuthConfig {
             [one] => Some(one.print()),
             many => Some(format!(
                 "( {} )",
-                many.iter().map(AuthConfig::print).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(AuthConfig::print)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -302,7 +312,12 @@ impl AuthConfig {
             } => {
                 kv("authz", "simple");
                 kv("user", user);
-                for (k, v) in [("passwd", passwd), ("group", group), ("home", home), ("status", status)] {
+                for (k, v) in [
+                    ("passwd", passwd),
+                    ("group", group),
+                    ("home", home),
+                    ("status", status),
+                ] {
                     if let Some(v) = v {
                         kv(k, v);
                     }
@@ -369,7 +384,9 @@ fn storage(sec: &Section<'_>, authz: Option<&str>, tokens: bool) -> Option<Stora
         None
     };
     match authz.map(str::to_ascii_lowercase).as_deref() {
-        Some("sqlite") => dbname.map(StorageConfig::Sqlite).or_else(|| missing("dbname")),
+        Some("sqlite") => dbname
+            .map(StorageConfig::Sqlite)
+            .or_else(|| missing("dbname")),
         Some("unix") => Some(StorageConfig::Unix(
             file.unwrap_or_else(|| PathBuf::from("shadow")),
         )),

@@ -87,7 +87,7 @@ impl<'a> Stored<'a> {
         }
         match (id, fields.len()) {
             (_, 2) => match (Hash::from_ouistiti_id(id), STANDARD.decode(fields[1])) {
-                (Some(hash), Ok(digest)) if digest.len() == hash.len() => {
+                (Some(hash), Ok(digest)) if digest.len() == hash.output_len() => {
                     Stored::Hashed { hash, digest }
                 }
                 _ => Stored::Unusable,
@@ -113,9 +113,10 @@ impl<'a> Stored<'a> {
         match self {
             Stored::Clear(s) => ct_eq(s.as_bytes(), pw),
             Stored::Hashed { hash, digest } => ct_eq(&hash.digest(pw), digest),
-            Stored::Realm { hash, realm, ha1 } => {
-                ct_eq(&hash.digest(format!("{user}:{realm}:{password}").as_bytes()), ha1)
-            }
+            Stored::Realm { hash, realm, ha1 } => ct_eq(
+                &hash.digest(format!("{user}:{realm}:{password}").as_bytes()),
+                ha1,
+            ),
             Stored::Md5Crypt(s) => md5_crypt_verify(pw, s),
             Stored::ShaCrypt(s) => {
                 use sha_crypt::PasswordVerifier as _;
@@ -299,7 +300,9 @@ impl Format {
         let err = |e: &dyn std::fmt::Display| HashError(e.to_string());
         Ok(match self {
             Format::Plain => password.to_string(),
-            Format::Ouistiti(h) => format!("${}${}", h.ouistiti_id(), STANDARD.encode(h.digest(pw))),
+            Format::Ouistiti(h) => {
+                format!("${}${}", h.ouistiti_id(), STANDARD.encode(h.digest(pw)))
+            }
             Format::Realm(h) => format!(
                 "$a{}$realm={realm}${}",
                 h.ouistiti_id(),
@@ -357,13 +360,26 @@ mod tests {
     #[test]
     fn ouistiti_hashes() {
         let s = Stored::parse("$5$K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=");
-        assert!(matches!(s, Stored::Hashed { hash: Hash::Sha256, .. }));
+        assert!(matches!(
+            s,
+            Stored::Hashed {
+                hash: Hash::Sha256,
+                ..
+            }
+        ));
         assert!(s.verify("u", "secret"));
         assert!(!s.verify("u", "secreT"));
         // A digest of the wrong length is unusable, not a prefix.
         assert_eq!(Stored::parse("$5$K7gNU3sdo+OL0w=="), Stored::Unusable);
         let r = Stored::parse("$a1$realm=example$oRA4MFb1VrgYvXAm/tdFGw==");
-        assert!(matches!(r, Stored::Realm { hash: Hash::Md5, realm: "example", .. }));
+        assert!(matches!(
+            r,
+            Stored::Realm {
+                hash: Hash::Md5,
+                realm: "example",
+                ..
+            }
+        ));
         assert!(r.verify("alice", "secret"));
         assert!(!r.verify("bob", "secret"));
         assert_eq!(
@@ -373,10 +389,12 @@ mod tests {
         assert_eq!(r.ha1(Hash::Md5, "alice", "other"), None);
         assert_eq!(r.ha1(Hash::Sha256, "alice", "example"), None);
         assert_eq!(
-            Stored::parse("secret").ha1(Hash::Md5, "alice", "example").as_deref(),
+            Stored::parse("secret")
+                .ha1(Hash::Md5, "alice", "example")
+                .as_deref(),
             Some("a110383056f556b818bd7026fed7451b")
         );
-        assert_eq!(Stored::parse("$9$AAAA").verify("u", ""), false);
+        assert!(!Stored::parse("$9$AAAA").verify("u", ""));
         assert_eq!(Stored::parse("$a9$realm=x$AAAA"), Stored::Unusable);
     }
 
@@ -396,7 +414,8 @@ mod tests {
             assert!(!s.verify("u", "passwore"), "{c}");
             assert_eq!(s.ha1(Hash::Md5, "u", "r"), None);
         }
-        let rounds = Stored::parse("$5$rounds=1000$abcdefgh$XIppta5rT8zJUu4vAOKQXrwq9uY4Ijlz6VjyOmkx5i4");
+        let rounds =
+            Stored::parse("$5$rounds=1000$abcdefgh$XIppta5rT8zJUu4vAOKQXrwq9uY4Ijlz6VjyOmkx5i4");
         assert!(matches!(rounds, Stored::ShaCrypt(_)));
         assert!(rounds.verify("u", "secret"));
         assert_eq!(md5_crypt(b"password", "saltsalt"), cases[0]);
@@ -439,7 +458,17 @@ mod tests {
             let enc = f.encode("a", "r", "x").unwrap();
             assert_eq!(enc.split('$').nth(3).unwrap().len(), 16, "{enc}");
         }
-        assert!(Format::Argon2.encode("a", "r", "x").unwrap().starts_with("$argon2id$"));
-        assert!(Format::Yescrypt.encode("a", "r", "x").unwrap().starts_with("$y$"));
+        assert!(
+            Format::Argon2
+                .encode("a", "r", "x")
+                .unwrap()
+                .starts_with("$argon2id$")
+        );
+        assert!(
+            Format::Yescrypt
+                .encode("a", "r", "x")
+                .unwrap()
+                .starts_with("$y$")
+        );
     }
 }

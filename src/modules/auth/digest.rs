@@ -67,7 +67,7 @@ impl Hash {
     }
 
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Md5 => 16,
             Hash::Sha1 => 20,

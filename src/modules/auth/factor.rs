@@ -221,7 +221,12 @@ impl Factor {
     }
 
     /// No (valid) credentials: anonymous where allowed, else a challenge.
-    fn without_credentials(&self, head: &RequestHead, ctx: &RequestCtx, bad_token: bool) -> Outcome {
+    fn without_credentials(
+        &self,
+        head: &RequestHead,
+        ctx: &RequestCtx,
+        bad_token: bool,
+    ) -> Outcome {
         let path = ctx.path.as_str();
         let anonymous = if path.contains('~') {
             false
@@ -349,15 +354,17 @@ impl Factor {
             && p.nc.len() == 8
             && (p.uri == target || p.uri == head.uri.to_string())
             && alg == Some(self.algorithm)
-            && self.opaque.as_ref().is_none_or(|o| p.opaque.as_ref() == Some(o));
+            && self
+                .opaque
+                .as_ref()
+                .is_none_or(|o| p.opaque.as_ref() == Some(o));
         if !well_formed {
             return Ok(Verdict::Failed(p.username));
         }
-        match nonces.validate(&p.nonce, &self.realm) {
-            // Not ours (e.g. from before a restart without `secret`): ask
-            // again with a fresh nonce, not a failure.
-            NonceCheck::Invalid => return Ok(Verdict::Stale),
-            _ => {}
+        // Not ours (e.g. from before a restart without `secret`): ask again
+        // with a fresh nonce, not a failure.
+        if nonces.validate(&p.nonce, &self.realm) == NonceCheck::Invalid {
+            return Ok(Verdict::Stale);
         }
         if self.guard.locked(ctx.peer.ip()).is_some() {
             return Ok(Verdict::Failed(p.username));
@@ -365,9 +372,13 @@ impl Factor {
         let Some(acct) = self.lookup(p.username.clone()).await? else {
             return Ok(Verdict::Failed(p.username));
         };
-        let Some(ha1) = Stored::parse(&acct.password).ha1(self.algorithm.hash, &acct.name, &self.realm)
+        let Some(ha1) =
+            Stored::parse(&acct.password).ha1(self.algorithm.hash, &acct.name, &self.realm)
         else {
-            log::debug!("auth: the stored password of {:?} cannot be used by Digest", acct.name);
+            log::debug!(
+                "auth: the stored password of {:?} cannot be used by Digest",
+                acct.name
+            );
             return Ok(Verdict::Failed(p.username));
         };
         let matches = |method: &str| {

@@ -191,19 +191,21 @@ impl Auth {
             }
         }
         self.finish(ctx, issuers);
-        if self.home && ctx.path == "/~" && !head.headers.contains_key(SEC_WEBSOCKET_VERSION) {
-            if ctx.user.as_ref().is_some_and(|u| !u.home.is_empty()) {
-                let loc = match head.uri.query() {
-                    Some(q) => format!("/~/?{q}"),
-                    None => "/~/".to_string(),
-                };
-                let mut r = Response::new(Body::empty());
-                *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
-                if let Ok(v) = HeaderValue::from_str(&loc) {
-                    r.headers_mut().insert(LOCATION, v);
-                }
-                return Ok(Flow::Respond(r));
+        if self.home
+            && ctx.path == "/~"
+            && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
+            && ctx.user.as_ref().is_some_and(|u| !u.home.is_empty())
+        {
+            let loc = match head.uri.query() {
+                Some(q) => format!("/~/?{q}"),
+                None => "/~/".to_string(),
+            };
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            if let Ok(v) = HeaderValue::from_str(&loc) {
+                r.headers_mut().insert(LOCATION, v);
             }
+            return Ok(Flow::Respond(r));
         }
         Ok(Flow::Continue)
     }

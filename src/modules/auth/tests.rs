@@ -37,7 +37,10 @@ fn misconfigurations_are_start_up_errors() {
             r#"{ type = "Basic"; }"#,
             "servers[0].auth.authz: no password storage",
         ),
-        (r#"{ user = "a"; }"#, "servers[0].auth.type: missing key `type`"),
+        (
+            r#"{ user = "a"; }"#,
+            "servers[0].auth.type: missing key `type`",
+        ),
         (
             r#"{ type = "Kerberos"; user = "a"; }"#,
             "servers[0].auth.type: unknown type `Kerberos`",
@@ -79,8 +82,14 @@ fn misconfigurations_are_start_up_errors() {
         let got = errors(auth);
         assert!(got.contains(want), "{auth}\n  want: {want}\n  got: {got}");
     }
-    assert_eq!(errors(r#"{ type = "Basic"; user = "a"; passwd = "b"; }"#), "");
-    assert_eq!(errors(r#"{ type = "Bearer"; secret = "0123456789abcdef"; }"#), "");
+    assert_eq!(
+        errors(r#"{ type = "Basic"; user = "a"; passwd = "b"; }"#),
+        ""
+    );
+    assert_eq!(
+        errors(r#"{ type = "Bearer"; secret = "0123456789abcdef"; }"#),
+        ""
+    );
 }
 
 #[test]
@@ -108,13 +117,22 @@ fn effective_configuration_prints_back() {
     .unwrap();
     let printed = loaded.config.servers[0].modules.print();
     let auth = &printed.iter().find(|(k, _)| *k == "auth").unwrap().1;
-    assert!(auth.starts_with("( { type = \"Digest\"; authz = \"simple\"; user = \"a\";"), "{auth}");
+    assert!(
+        auth.starts_with("( { type = \"Digest\"; authz = \"simple\"; user = \"a\";"),
+        "{auth}"
+    );
     assert!(auth.contains("algorithm = \"SHA-256\"; options = \"\"; expire = 30; maxfailures = 10; lockout = 60; }"), "{auth}");
-    assert!(auth.contains("{ type = \"Bearer\"; authz = \"jwt\";"), "{auth}");
+    assert!(
+        auth.contains("{ type = \"Bearer\"; authz = \"jwt\";"),
+        "{auth}"
+    );
     // What -C prints loads again, unchanged.
     let again = load_str(&server(auth)).unwrap();
     let reprinted = again.config.servers[0].modules.print();
-    assert_eq!(&reprinted.iter().find(|(k, _)| *k == "auth").unwrap().1, auth);
+    assert_eq!(
+        &reprinted.iter().find(|(k, _)| *k == "auth").unwrap().1,
+        auth
+    );
 }
 
 fn build(auth: &str) -> Auth {
@@ -150,7 +168,9 @@ fn ctx(path: &str) -> RequestCtx {
 }
 
 fn head(uri: &str, headers: &[(&str, &str)]) -> RequestHead {
-    let mut b = http::Request::builder().uri(uri).header("host", "dev.example.org:8080");
+    let mut b = http::Request::builder()
+        .uri(uri)
+        .header("host", "dev.example.org:8080");
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
@@ -158,13 +178,15 @@ fn head(uri: &str, headers: &[(&str, &str)]) -> RequestHead {
 }
 
 /// Run the authentication phase: `Ok(user name or "")` or `Err(response)`.
-fn decide(auth: &Auth, uri: &str, headers: &[(&str, &str)]) -> Result<String, http::Response<crate::Body>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+fn decide(auth: &Auth, uri: &str, headers: &[(&str, &str)]) -> Result<String, http::Response<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let h = head(uri, headers);
     let mut c = ctx(uri.split('?').next().unwrap());
     match rt.block_on(auth.authenticate(&h, &mut c)).unwrap() {
         Flow::Continue => Ok(c.user.map(|u| u.name).unwrap_or_default()),
-        Flow::Respond(r) => Err(r),
+        Flow::Respond(r) => Err(r.map(|_| ())),
     }
 }
 
@@ -179,19 +201,26 @@ fn protect_unprotect_and_tilde() {
     assert_eq!(decide(&a, "/public/a.html", &[FOO_BAR]).unwrap(), "foo");
     let r = decide(&a, "/public/secret/x", &[]).unwrap_err();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"dev.example.org\"");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Basic realm=\"dev.example.org\""
+    );
     // `~` always needs credentials, even where unprotected.
-    assert_eq!(decide(&a, "/~x/a", &[]).unwrap_err().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        decide(&a, "/~x/a", &[]).unwrap_err().status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(decide(&a, "/private", &[FOO_BAR]).unwrap(), "foo");
     // Wrong credentials on an unprotected page: anonymous, as the original.
-    assert_eq!(decide(&a, "/public/a", &[("authorization", "Basic Zm9vOmJheg==")]).unwrap(), "");
+    assert_eq!(
+        decide(&a, "/public/a", &[("authorization", "Basic Zm9vOmJheg==")]).unwrap(),
+        ""
+    );
 }
 
 #[test]
 fn signin_redirects_xhr_forbidden_and_logout() {
-    let a = build(
-        r#"{ type = "Bearer"; secret = "0123456789abcdef"; signin = "/signin.html"; }"#,
-    );
+    let a = build(r#"{ type = "Bearer"; secret = "0123456789abcdef"; signin = "/signin.html"; }"#);
     let r = decide(&a, "/app/x?a=1", &[]).unwrap_err();
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(
@@ -217,21 +246,34 @@ fn signin_redirects_xhr_forbidden_and_logout() {
 
 #[test]
 fn status_reapproving_and_refused() {
-    let a = build(r#"{ type = "Basic"; user = "foo"; passwd = "bar"; group = "admin"; status = "reapproving"; }"#);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let a = build(
+        r#"{ type = "Basic"; user = "foo"; passwd = "bar"; group = "admin"; status = "reapproving"; }"#,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let h = head("/", &[FOO_BAR]);
     let mut c = ctx("/");
-    assert!(matches!(rt.block_on(a.authenticate(&h, &mut c)).unwrap(), Flow::Continue));
+    assert!(matches!(
+        rt.block_on(a.authenticate(&h, &mut c)).unwrap(),
+        Flow::Continue
+    ));
     assert_eq!(c.user.unwrap().group, "reapproving");
     let a = build(r#"{ type = "Basic"; user = "foo"; passwd = "bar"; status = "approving"; }"#);
-    assert_eq!(decide(&a, "/", &[FOO_BAR]).unwrap_err().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        decide(&a, "/", &[FOO_BAR]).unwrap_err().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[test]
 fn none_asserts_its_user_only_when_asked() {
     let a = build(r#"{ type = "None"; user = "guest"; }"#);
     assert_eq!(decide(&a, "/", &[]).unwrap(), "");
-    assert_eq!(decide(&a, "/", &[("authorization", "None")]).unwrap(), "guest");
+    assert_eq!(
+        decide(&a, "/", &[("authorization", "None")]).unwrap(),
+        "guest"
+    );
 }
 
 #[test]
@@ -241,7 +283,10 @@ fn multi_factor_chain_needs_every_factor() {
              { type = "Bearer"; secret = "0123456789abcdef"; issuer = "two"; })"#,
     );
     // Basic alone does not satisfy the second factor.
-    assert_eq!(decide(&a, "/", &[FOO_BAR]).unwrap_err().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        decide(&a, "/", &[FOO_BAR]).unwrap_err().status(),
+        StatusCode::UNAUTHORIZED
+    );
     // A token carrying both issuers satisfies both.
     let t = super::token::Tokens::new("0123456789abcdef", 60);
     let user = crate::User {
@@ -251,16 +296,24 @@ fn multi_factor_chain_needs_every_factor() {
     let both = t.issue(&user, &["one".into(), "two".into()]).unwrap();
     let cookie = format!("X-Auth-Token={both}");
     // Factor one has no token keys, so Basic is still needed for it.
-    assert_eq!(decide(&a, "/", &[FOO_BAR, ("cookie", &cookie)]).unwrap(), "foo");
+    assert_eq!(
+        decide(&a, "/", &[FOO_BAR, ("cookie", &cookie)]).unwrap(),
+        "foo"
+    );
     let other = crate::User {
         name: "bar".into(),
         ..Default::default()
     };
     let bar = t.issue(&other, &["two".into()]).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let h = head("/", &[FOO_BAR, ("cookie", &format!("X-Auth-Token={bar}"))]);
     let mut c = ctx("/");
-    let r = rt.block_on(a.authenticate(&h, &mut c)).map(|_| ()).map_err(|e| e.status());
+    let r = rt
+        .block_on(a.authenticate(&h, &mut c))
+        .map(|_| ())
+        .map_err(|e| e.status());
     // Two factors naming different users: 500, as the original.
     assert_eq!(r, Err(StatusCode::INTERNAL_SERVER_ERROR));
 }

@@ -120,7 +120,10 @@ impl Tokens {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        if !issuer.split('+').all(|need| issuers.iter().any(|i| i == need)) {
+        if !issuer
+            .split('+')
+            .all(|need| issuers.iter().any(|i| i == need))
+        {
             return Err(TokenError::Issuer(iss));
         }
         let name = ["user", "preferred_username", "name", "username"]
@@ -173,14 +176,10 @@ pub fn find(head: &RequestHead) -> Option<&str> {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| strip_scheme(v, "Bearer"));
-    auth.or_else(|| {
-        head.headers
-            .get(TOKEN_NAME)
-            .and_then(|v| v.to_str().ok())
-    })
-    .or_else(|| cookie(head, TOKEN_NAME))
-    .map(str::trim)
-    .filter(|t| !t.is_empty())
+    auth.or_else(|| head.headers.get(TOKEN_NAME).and_then(|v| v.to_str().ok()))
+        .or_else(|| cookie(head, TOKEN_NAME))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// The credentials after `<scheme> ` (scheme compared case-insensitively).
@@ -326,8 +325,16 @@ mod tests {
         assert_eq!(c.user.home, "/home/foo");
         assert_eq!(c.issuers, vec!["sqlite".to_string()]);
         // Another instance with the same secret accepts it.
-        assert!(Tokens::new("a shared secret!", 5).verify(&tok, "sqlite").is_ok());
-        assert!(Tokens::new("another secret!!", 60).verify(&tok, "sqlite").is_err());
+        assert!(
+            Tokens::new("a shared secret!", 5)
+                .verify(&tok, "sqlite")
+                .is_ok()
+        );
+        assert!(
+            Tokens::new("another secret!!", 60)
+                .verify(&tok, "sqlite")
+                .is_err()
+        );
         // A two-factor verifier needs both issuers.
         assert!(matches!(
             t.verify(&tok, "sqlite+totp"),
@@ -344,10 +351,15 @@ mod tests {
         let tok = sign(
             "secret",
             r#"{"alg": "HS256", "typ": "JWT"}"#,
-            &format!(r#"{{"user": "foo", "home": "/home/foo", "status": "activated", "roles": ["admin", "users"], "exp": {exp}, "iss": "sqlite+totp"}}"#),
+            &format!(
+                r#"{{"user": "foo", "home": "/home/foo", "status": "activated", "roles": ["admin", "users"], "exp": {exp}, "iss": "sqlite+totp"}}"#
+            ),
         );
         let c = Tokens::new("secret", 60).verify(&tok, "totp").unwrap();
-        assert_eq!((c.user.name.as_str(), c.user.group.as_str()), ("foo", "admin"));
+        assert_eq!(
+            (c.user.name.as_str(), c.user.group.as_str()),
+            ("foo", "admin")
+        );
     }
 
     #[test]
@@ -355,32 +367,75 @@ mod tests {
         let t = Tokens::new("secret", 60);
         let now = jsonwebtoken::get_current_timestamp();
         let good = format!(r#"{{"user":"foo","exp":{},"iss":"x"}}"#, now + 600);
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS256","typ":"JWT"}"#, &good), "x").is_ok());
+        assert!(
+            t.verify(
+                &sign("secret", r#"{"alg":"HS256","typ":"JWT"}"#, &good),
+                "x"
+            )
+            .is_ok()
+        );
         // Bad signature.
-        assert!(t.verify(&sign("other", r#"{"alg":"HS256"}"#, &good), "x").is_err());
+        assert!(
+            t.verify(&sign("other", r#"{"alg":"HS256"}"#, &good), "x")
+                .is_err()
+        );
         // Expired.
         let old = format!(r#"{{"user":"foo","exp":{},"iss":"x"}}"#, now - 3600);
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &old), "x").is_err());
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &old), "x")
+                .is_err()
+        );
         // No exp.
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS256"}"#, r#"{"user":"foo","iss":"x"}"#), "x").is_err());
+        assert!(
+            t.verify(
+                &sign(
+                    "secret",
+                    r#"{"alg":"HS256"}"#,
+                    r#"{"user":"foo","iss":"x"}"#
+                ),
+                "x"
+            )
+            .is_err()
+        );
         // Wrong issuer.
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &good), "y").is_err());
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &good), "y")
+                .is_err()
+        );
         // alg none, unsigned and signed.
         let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let p = URL_SAFE_NO_PAD.encode(&good);
         assert!(t.verify(&format!("{h}.{p}."), "x").is_err());
-        assert!(t.verify(&sign("secret", r#"{"alg":"none"}"#, &good), "x").is_err());
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"none"}"#, &good), "x")
+                .is_err()
+        );
         // Other algorithms (confusion).
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS512"}"#, &good), "x").is_err());
-        assert!(t.verify(&sign("secret", r#"{"alg":"RS256"}"#, &good), "x").is_err());
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"HS512"}"#, &good), "x")
+                .is_err()
+        );
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"RS256"}"#, &good), "x")
+                .is_err()
+        );
         // Wrong typ.
         assert!(matches!(
-            t.verify(&sign("secret", r#"{"alg":"HS256","typ":"JWE"}"#, &good), "x"),
+            t.verify(
+                &sign("secret", r#"{"alg":"HS256","typ":"JWE"}"#, &good),
+                "x"
+            ),
             Err(TokenError::Type)
         ));
         // Refused status.
-        let rep = format!(r#"{{"user":"foo","exp":{},"iss":"x","status":"repudiated"}}"#, now + 60);
-        assert!(t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &rep), "x").is_err());
+        let rep = format!(
+            r#"{{"user":"foo","exp":{},"iss":"x","status":"repudiated"}}"#,
+            now + 60
+        );
+        assert!(
+            t.verify(&sign("secret", r#"{"alg":"HS256"}"#, &rep), "x")
+                .is_err()
+        );
         // Malformed.
         for bad in ["", "a", "a.b", "a.b.c", "...", "e30.e30.", "%%%.%%%.%%%"] {
             assert!(t.verify(bad, "x").is_err(), "{bad}");
@@ -411,8 +466,14 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(cookie_domain("www.example.org").as_deref(), Some(".example.org"));
-        assert_eq!(cookie_domain("www.example.org:8080").as_deref(), Some(".example.org"));
+        assert_eq!(
+            cookie_domain("www.example.org").as_deref(),
+            Some(".example.org")
+        );
+        assert_eq!(
+            cookie_domain("www.example.org:8080").as_deref(),
+            Some(".example.org")
+        );
         assert_eq!(cookie_domain("ouistiti.local"), None);
         assert_eq!(cookie_domain("localhost"), None);
         assert_eq!(cookie_domain("127.0.0.1"), None);
@@ -430,7 +491,11 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         d.apply(&mut h);
-        let cookies: Vec<_> = h.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        let cookies: Vec<_> = h
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
         assert_eq!(
             cookies,
             [

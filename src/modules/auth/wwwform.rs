@@ -75,9 +75,10 @@ pub async fn sign_in(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         });
     if !form {
         return Err(HttpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE));
@@ -175,7 +176,10 @@ mod tests {
         assert_eq!(safe_redirect("/a?b", h), Some("/a?b"));
         assert_eq!(safe_redirect("//evil.example/", h), None);
         assert_eq!(safe_redirect("/\\evil.example", h), None);
-        assert_eq!(safe_redirect("http://dev.example:8080/x", h), Some("http://dev.example:8080/x"));
+        assert_eq!(
+            safe_redirect("http://dev.example:8080/x", h),
+            Some("http://dev.example:8080/x")
+        );
         assert_eq!(safe_redirect("https://evil.example/x", h), None);
         assert_eq!(safe_redirect("http://dev.example:8080//evil", h), None);
         assert_eq!(safe_redirect("javascript:alert(1)", h), None);

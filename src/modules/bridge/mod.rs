@@ -36,6 +36,10 @@ use crate::pipeline::{Request, RequestCtx};
 /// Largest chunk read from a stream backend at once.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// The largest packet read from a packet socket where no other limit is
+/// configured (a camera frame, a relayed packet).
+pub const MAX_PACKET: usize = 4 * 1024 * 1024;
+
 /// A directory of UNIX sockets (a bridge's `docroot`).
 #[derive(Clone, Debug)]
 pub struct SocketDir {

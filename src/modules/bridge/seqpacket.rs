@@ -1,5 +1,9 @@
-//! An asynchronous `SOCK_SEQPACKET` UNIX client (tokio has none): a
-//! non-blocking socket registered with the reactor through [`AsyncFd`].
+//! An asynchronous `SOCK_SEQPACKET` UNIX client (tokio has none). The
+//! connected, non-blocking socket is carried by a [`tokio::net::UnixStream`]
+//! — used only for its reactor registration and readiness, never for its
+//! byte-stream reads — and packets are moved with `recv`/`send` inside
+//! `try_io`. (tokio's `AsyncFd` would do the same, but registering a raw
+//! descriptor with it is `unsafe` in current tokio.)
 //!
 //! Every packet is read whole: its length is learnt first with
 //! `MSG_PEEK | MSG_TRUNC` (Linux ≥ 3.4 returns the real length for UNIX
@@ -8,7 +12,7 @@
 //! discarded and reported instead of being silently cut.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,7 +22,8 @@ use nix::sys::socket::{
     AddressFamily, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr, connect, recv, send,
     shutdown, socket,
 };
-use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::UnixStream;
 
 /// How often a connect refused for a full backlog is retried, and how long
 /// apart.
@@ -27,7 +32,7 @@ const CONNECT_PAUSE: Duration = Duration::from_millis(10);
 
 /// A connected `SOCK_SEQPACKET` socket.
 pub struct SeqPacket {
-    fd: AsyncFd<OwnedFd>,
+    fd: UnixStream,
 }
 
 /// A packet was larger than the reader accepts.
@@ -64,8 +69,9 @@ impl SeqPacket {
                 Err(e) => return Err(e.into()),
             }
         }
+        let std = std::os::unix::net::UnixStream::from(fd);
         Ok(SeqPacket {
-            fd: AsyncFd::new(fd)?,
+            fd: UnixStream::from_std(std)?,
         })
     }
 
@@ -73,11 +79,12 @@ impl SeqPacket {
     /// same way). A packet longer than `max` is consumed and reported as
     /// an [`io::ErrorKind::InvalidData`] error wrapping [`TooLarge`].
     pub async fn recv(&self, max: usize) -> io::Result<Option<Bytes>> {
+        let fd = self.fd.as_raw_fd();
         loop {
-            let mut ready = self.fd.readable().await?;
-            match ready.try_io(|fd| recv_packet(fd.as_raw_fd(), max)) {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
+            self.fd.readable().await?;
+            match self.fd.try_io(Interest::READABLE, || recv_packet(fd, max)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
             }
         }
     }
@@ -85,15 +92,16 @@ impl SeqPacket {
     /// Send `data` as one packet (`EMSGSIZE` when it exceeds the socket's
     /// send buffer).
     pub async fn send(&self, data: &[u8]) -> io::Result<()> {
+        let fd = self.fd.as_raw_fd();
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
         loop {
-            let mut ready = self.fd.writable().await?;
-            let sent = ready.try_io(|fd| {
-                let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
-                send(fd.as_raw_fd(), data, flags).map_err(io::Error::from)
+            self.fd.writable().await?;
+            let sent = self.fd.try_io(Interest::WRITABLE, || {
+                send(fd, data, flags).map_err(io::Error::from)
             });
             match sent {
-                Ok(r) => return r.map(|_| ()),
-                Err(_would_block) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r.map(|_| ()),
             }
         }
     }

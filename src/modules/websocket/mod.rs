@@ -84,7 +84,7 @@ impl Websocket {
             );
         }
         Ok(Websocket {
-            dir: SocketDir::new(cfg.docroot.clone()),
+            dir: SocketDir::new(std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone())),
             filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
             options: cfg.options,
             max_message: cfg.max_message,

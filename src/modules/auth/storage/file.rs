@@ -102,7 +102,14 @@ pub fn parse_line(line: &str) -> Option<Account> {
     }
     let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
     let group = nonempty(f.next()).or_else(|| {
-        Some(if name == "anonymous" { "anonymous" } else { "users" }.to_string())
+        Some(
+            if name == "anonymous" {
+                "anonymous"
+            } else {
+                "users"
+            }
+            .to_string(),
+        )
     });
     let home = nonempty(f.next());
     Some(Account {

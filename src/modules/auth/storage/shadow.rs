@@ -83,7 +83,10 @@ impl UnixStore {
 
     /// The account `name`.
     pub fn lookup(&self, name: &str) -> Result<Option<Account>, StorageError> {
-        let mut db = self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut db = self
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stamps: Vec<Option<Stamp>> = self.files.iter().map(|f| Stamp::of(f).ok()).collect();
         if stamps != db.stamps {
             match load(&self.files) {
@@ -224,7 +227,10 @@ mod tests {
         let m = parse_shadow(
             "root:*:20228:0:99999:7:::\nfoo:$y$j9T$x$y:19000:0:30:7::: \nold:$6$a$b:100:0:10:7::50:\nnew:$6$a$b:0:0:99999:7:::\n",
         );
-        assert_eq!(status(&m["root"].hash, Some(&m["root"]), 20300), "repudiated");
+        assert_eq!(
+            status(&m["root"].hash, Some(&m["root"]), 20300),
+            "repudiated"
+        );
         assert_eq!(m["foo"].max_age, Some(30));
         assert_eq!(status(&m["foo"].hash, Some(&m["foo"]), 19010), ACTIVATED);
         assert_eq!(status(&m["foo"].hash, Some(&m["foo"]), 19031), REAPPROVING);
@@ -258,15 +264,25 @@ mod tests {
     fn lookup_from_generated_files() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        std::fs::write(d.join("shadow"), "alice:$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/:19000:0:99999:7:::\n").unwrap();
-        std::fs::write(d.join("passwd"), "alice:x:1000:100:Alice:/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n").unwrap();
+        std::fs::write(
+            d.join("shadow"),
+            "alice:$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/:19000:0:99999:7:::\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("passwd"),
+            "alice:x:1000:100:Alice:/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(d.join("group"), "users:x:100:\n").unwrap();
         let s = UnixStore::open(&d.join("shadow")).unwrap();
         let a = s.lookup("alice").unwrap().unwrap();
         assert_eq!(a.group.as_deref(), Some("users"));
         assert_eq!(a.home.as_deref(), Some("/home/alice"));
         assert_eq!(a.status, ACTIVATED);
-        assert!(crate::modules::auth::crypt::Stored::parse(&a.password).verify("alice", "password"));
+        assert!(
+            crate::modules::auth::crypt::Stored::parse(&a.password).verify("alice", "password")
+        );
         // In passwd without a shadow line: no usable hash.
         assert_eq!(s.lookup("bob").unwrap().unwrap().status, "repudiated");
         assert!(s.lookup("carol").unwrap().is_none());
