@@ -7,7 +7,7 @@ use http::HeaderValue;
 
 thread_local! {
     static CACHE: RefCell<(u64, HeaderValue)> =
-        RefCell::new((u64::MAX, HeaderValue::from_static("")));
+        const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
 }
 
 /// The current time as an RFC 9110 `Date` value (`Tue, 04 Mar 2025 10:00:00 GMT`).

@@ -101,7 +101,7 @@ impl Roots {
         }));
         // Longest first, so the first match is the longest prefix.
         self.routes
-            .sort_by(|a, b| b.path.root.len().cmp(&a.path.root.len()));
+            .sort_by_key(|r| std::cmp::Reverse(r.path.root.len()));
         Ok(())
     }
 

@@ -54,7 +54,17 @@ pub struct Builder {
     mode: Mode,
     init: Option<InitHook>,
     roots: Roots,
+    tls: Option<TlsSettings>,
     configured: Option<Server>,
+}
+
+/// TLS settings of an embedded server (see [`Builder::tls`]).
+#[derive(Clone, Debug, Default)]
+struct TlsSettings {
+    crtfile: String,
+    keyfile: String,
+    protocols: Option<String>,
+    ciphers: Option<String>,
 }
 
 impl Default for Builder {
@@ -79,6 +89,7 @@ impl Builder {
             mode: Mode::Mono,
             init: None,
             roots: Roots::default(),
+            tls: None,
             configured: None,
         }
     }
@@ -150,6 +161,27 @@ impl Builder {
         self
     }
 
+    /// Serve HTTPS only, with this PEM certificate chain and key (plain
+    /// HTTP is then off, as in the OpenSIPS module).
+    pub fn tls(mut self, crtfile: impl Into<String>, keyfile: impl Into<String>) -> Self {
+        let t = self.tls.get_or_insert_with(TlsSettings::default);
+        t.crtfile = crtfile.into();
+        t.keyfile = keyfile.into();
+        self
+    }
+
+    /// Allowed TLS versions, e.g. `"TLSv1.3"` (default TLS 1.2 and 1.3).
+    pub fn tls_protocols(mut self, list: impl Into<String>) -> Self {
+        self.tls.get_or_insert_with(TlsSettings::default).protocols = Some(list.into());
+        self
+    }
+
+    /// Allowed cipher suites, IANA or OpenSSL names separated by `:`.
+    pub fn tls_ciphers(mut self, list: impl Into<String>) -> Self {
+        self.tls.get_or_insert_with(TlsSettings::default).ciphers = Some(list.into());
+        self
+    }
+
     /// Serve every request under `root` (longest registered root wins) with
     /// `handler`, on behalf of `module`. Registering a root twice is an
     /// error.
@@ -172,20 +204,22 @@ impl Builder {
     pub fn start(self) -> io::Result<Running> {
         let mode = self.mode;
         let init = self.init.clone();
-        self.build().bind()?.start(mode, init)
+        let server = self.build().map_err(io::Error::other)?;
+        server.bind()?.start(mode, init)
     }
 
-    /// The server, ready to [`Server::bind`].
-    pub fn build(self) -> Server {
+    /// The server, ready to [`Server::bind`]. Fails when the TLS files
+    /// cannot be used.
+    pub fn build(self) -> Result<Server, ConfigError> {
         let roots: Arc<dyn Module> = Arc::new(self.roots.clone());
         if let Some(server) = self.configured {
-            return server.with_first_module(roots);
+            return Ok(server.with_first_module(roots));
         }
         let info = Arc::new(ServerInfo {
             hostname: self.hostname.clone(),
             service: crate::config::model::default_service(&self.hostname),
             port: self.port,
-            tls: false,
+            tls: self.tls.is_some(),
             version: HttpVersion::Http11,
             default_headers: [(
                 http::header::SERVER,
@@ -202,7 +236,11 @@ impl Builder {
             max_body: self.max_body,
             maxclients: self.maxclients,
         };
-        Server::from_listens(vec![Listen {
+        let tls = match &self.tls {
+            Some(t) => tls_acceptor(t, &info)?,
+            None => None,
+        };
+        Ok(Server::from_listens(vec![Listen {
             addr: self.addr,
             port: self.port,
             info,
@@ -210,9 +248,53 @@ impl Builder {
             max_uri: self.max_head,
             max_headers: self.max_head,
             limits,
-            tls: None,
+            tls,
             filter: None,
             vhosts: Vec::new(),
-        }])
+        }]))
+    }
+}
+
+/// Build the TLS acceptor through the configuration loader, so that the
+/// builder and configuration files share one path (and one set of checks).
+fn tls_acceptor(
+    t: &TlsSettings,
+    info: &Arc<ServerInfo>,
+) -> Result<Option<Arc<dyn crate::engine::transport::TlsAcceptor>>, ConfigError> {
+    use crate::config::print::quote;
+    let mut text = format!(
+        "tls = {{ crtfile = {}; keyfile = {};",
+        quote(&t.crtfile),
+        quote(&t.keyfile)
+    );
+    if let Some(p) = &t.protocols {
+        text.push_str(&format!(" protocols = {};", quote(p)));
+    }
+    if let Some(c) = &t.ciphers {
+        text.push_str(&format!(" ciphers = {};", quote(c)));
+    }
+    text.push_str(" };");
+    let top = crate::config::syntax::parse_str(&text, std::path::Path::new("<builder>"), std::path::Path::new("."))
+        .map_err(|d| ConfigError { diagnostics: vec![d] })?;
+    let diag = crate::config::Diagnostics::default();
+    let section = crate::config::Section::new(&top, String::new(), top_span(), &diag);
+    let modules = crate::modules::ModulesConfig::from_section_of_vhost(&section);
+    if diag.has_errors() {
+        return Err(ConfigError { diagnostics: diag.into_sorted() });
+    }
+    let env = crate::modules::BuildEnv {
+        mime: Arc::new(crate::mime::MimeTable::default()),
+        server: info.clone(),
+    };
+    modules
+        .build_tls(&env, None)
+        .map_err(|d| ConfigError { diagnostics: vec![d] })
+}
+
+fn top_span() -> crate::config::value::Span {
+    crate::config::value::Span {
+        file: std::path::Path::new("<builder>").into(),
+        line: 1,
+        col: 1,
     }
 }

@@ -133,9 +133,9 @@ mod tests {
     #[test]
     fn long_line_goes_to_hyper() {
         let long = "GET /".to_string() + &"a".repeat(200);
-        assert_eq!(
-            matches!(classify(long.as_bytes(), 100), Some(Start::Http(_))),
-            true
-        );
+        assert!(matches!(
+            classify(long.as_bytes(), 100),
+            Some(Start::Http(_))
+        ));
     }
 }

@@ -351,10 +351,12 @@ impl Bound {
         let (tx, rx) = watch::channel(false);
         let shared = self.shared();
         let mut workers = Vec::new();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         for i in 0..mode.workers() {
             let part = shared.try_clone()?;
             let rx = rx.clone();
             let init = init.clone();
+            let ready = ready_tx.clone();
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -364,9 +366,17 @@ impl Bound {
                     if let Some(init) = init {
                         init();
                     }
+                    let _ = ready.send(());
                     rt.block_on(part.serve(rx))
                 })?;
             workers.push(worker);
+        }
+        // Return once every worker has run its init hook.
+        drop(ready_tx);
+        for _ in 0..workers.len() {
+            if ready_rx.recv().is_err() {
+                break;
+            }
         }
         Ok(Running {
             addrs,

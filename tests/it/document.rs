@@ -462,8 +462,11 @@ fn document_range_unsatisfiable_416() {
     assert!(!resp.text().contains("0123456789"));
 }
 
-/// The parts of a `multipart/byteranges` body: (headers, content).
-fn multipart_parts(body: &[u8], boundary: &str) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+/// One part of a `multipart/byteranges` body: (headers, content).
+type Part = (Vec<(String, String)>, Vec<u8>);
+
+/// The parts of a `multipart/byteranges` body.
+fn multipart_parts(body: &[u8], boundary: &str) -> Vec<Part> {
     let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     let delim = format!("--{boundary}");
     let mut pos = find(body, delim.as_bytes()).expect("first boundary");

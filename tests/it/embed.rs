@@ -148,11 +148,9 @@ fn embed_streaming_with_backpressure() {
     server.shutdown().unwrap();
 }
 
-fn echo_len(req: Request) -> impl std::future::Future<Output = Result<Response, marmoset::HttpError>> {
-    async move {
-        let body = req.into_body().to_bytes().await?;
-        Ok(Response::new(Body::from(body.len().to_string())))
-    }
+async fn echo_len(req: Request) -> Result<Response, marmoset::HttpError> {
+    let body = req.into_body().to_bytes().await?;
+    Ok(Response::new(Body::from(body.len().to_string())))
 }
 
 #[test]
@@ -325,4 +323,48 @@ fn embed_list_roots_of_a_configuration() {
 fn default_host() -> String {
     let h = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     format!("{}.local", h.trim())
+}
+
+#[test]
+fn embed_tls_only_refuses_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args(["-keyout", "k.pem", "-out", "c.pem", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let server = local(Builder::new())
+        .tls(
+            dir.path().join("c.pem").to_string_lossy(),
+            dir.path().join("k.pem").to_string_lossy(),
+        )
+        .tls_protocols("TLSv1.3")
+        .register("t", "/", text("secret"))
+        .unwrap()
+        .start()
+        .unwrap();
+    let port = addr(&server).port();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(dir.path().join("c.pem"))
+        .arg("--resolve")
+        .arg(format!("localhost:{port}:127.0.0.1"))
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secret", "{}", String::from_utf8_lossy(&out.stderr));
+    let plain = get(addr(&server), "/");
+    assert!(!plain.contains("secret") && !plain.starts_with("HTTP/1.1 200"), "{plain}");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn embed_bad_tls_files_are_an_error() {
+    match local(Builder::new()).tls("/nonexistent.pem", "/nonexistent.key").start() {
+        Ok(_) => panic!("started without a certificate"),
+        Err(e) => assert!(e.to_string().contains("/nonexistent.pem"), "{e}"),
+    }
 }

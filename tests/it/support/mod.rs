@@ -90,8 +90,7 @@ impl TestServer {
         });
         let mut addrs = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while let Ok(Some(a)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
+        if let Ok(Some(a)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             let a: SocketAddr = a.parse().expect("listening address");
             addrs.push(SocketAddr::new(loopback(a), a.port()));
             // All listening lines are written together; wait briefly for more.
@@ -99,7 +98,6 @@ impl TestServer {
                 let a: SocketAddr = a.parse().expect("listening address");
                 addrs.push(SocketAddr::new(loopback(a), a.port()));
             }
-            break;
         }
         if addrs.is_empty() {
             let _ = child.kill();
