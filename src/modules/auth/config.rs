@@ -97,8 +97,8 @@ impl AuthOptions {
     }
 }
 
-/// Token lifetime when `expire` is absent, in minutes.
-pub const DEFAULT_EXPIRE: u64 = 30;
+/// Token lifetime when `expire` is absent, in seconds (30 minutes).
+pub const DEFAULT_EXPIRE: u64 = 1800;
 /// Failed sign-ins from one address before it is locked out.
 pub const DEFAULT_MAXFAILURES: u32 = 10;
 /// How long a lock-out lasts, in seconds.
@@ -133,7 +133,8 @@ pub struct AuthConfig {
     pub token_ep: Option<String>,
     /// `secret`: HMAC key of tokens and Digest nonces.
     pub secret: Option<String>,
-    /// `expire`: token and nonce lifetime in minutes (as the original's code).
+    /// `expire`: token and nonce lifetime in seconds (as the issue and
+    /// Ouistiti's documentation say; its code reads minutes).
     pub expire: u64,
     /// `options`.
     pub options: AuthOptions,
@@ -273,7 +274,7 @@ impl AuthConfig {
             "authz",
             "the `jwt` storage has no passwords; Basic, Digest and wwwform need one",
         );
-        need(self.expire > 0, "expire", "must be at least 1 (minutes)");
+        need(self.expire > 0, "expire", "must be at least 1 (seconds)");
         if has_secret && self.secret.as_deref().is_some_and(|s| s.len() < 16) {
             sec.warn(
                 "secret",

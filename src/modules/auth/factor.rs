@@ -16,6 +16,7 @@ use super::crypt::{Stored, ct_eq};
 use super::digest::{self, Algorithm, NonceCheck, Nonces};
 use super::storage::{ACTIVATED, Account, REAPPROVING, Storage};
 use super::token::{self, Tokens};
+use super::verified::Verified;
 use crate::body::Body;
 use crate::error::HttpError;
 use crate::pattern::PatternList;
@@ -71,6 +72,11 @@ pub struct Factor {
     /// `token_ep` (the wwwform POST target).
     pub token_ep: Option<String>,
     guard: Guard,
+    /// The last stored password seen, checked for unknown users so they
+    /// take as long as known ones.
+    sample: Arc<std::sync::Mutex<Option<String>>>,
+    /// Recent successful slow checks ([`super::verified`]).
+    verified: Arc<Verified>,
 }
 
 impl Factor {
@@ -86,7 +92,7 @@ impl Factor {
             .clone()
             .or_else(|| cfg.realm.clone())
             .unwrap_or_else(|| cfg.storage.name().to_string());
-        let lifetime = cfg.expire.saturating_mul(60);
+        let lifetime = cfg.expire;
         let secret = cfg.secret.as_deref().filter(|s| !s.is_empty());
         let wants_tokens = cfg.options.tokens() || cfg.scheme == Scheme::WwwForm;
         let tokens = secret
@@ -117,6 +123,8 @@ impl Factor {
             signin: cfg.signin.clone(),
             token_ep: cfg.token_ep.clone(),
             guard: Guard::new(cfg.maxfailures, Duration::from_secs(cfg.lockout)),
+            sample: Arc::default(),
+            verified: Arc::default(),
         }
     }
 
@@ -202,12 +210,13 @@ impl Factor {
         Ok(self.without_credentials(head, ctx, token_refused))
     }
 
-    /// Whether `ctx.path` is this factor's sign-in page or token end point.
+    /// Whether `ctx.path` is the page challenges redirect to (`signin`,
+    /// else `token_ep`), which must be reachable without credentials.
     fn is_page(&self, ctx: &RequestCtx) -> bool {
-        [&self.signin, &self.token_ep]
-            .into_iter()
-            .flatten()
-            .any(|p| page_path(p) == ctx.path)
+        self.signin
+            .as_ref()
+            .or(self.token_ep.as_ref())
+            .is_some_and(|p| page_path(p) == ctx.path)
     }
 
     /// A wwwform sign-in: POST to `token_ep`.
@@ -228,9 +237,11 @@ impl Factor {
         bad_token: bool,
     ) -> Outcome {
         let path = ctx.path.as_str();
-        let anonymous = if path.contains('~') {
+        let anonymous = if self.scheme == Scheme::None {
+            true
+        } else if path.contains('~') {
             false
-        } else if self.scheme == Scheme::None || self.is_page(ctx) {
+        } else if self.is_page(ctx) {
             true
         } else if self.protect.is_match(path) {
             false
@@ -295,9 +306,42 @@ impl Factor {
 
     /// Check a user name and password (also for wwwform).
     pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
-        let run = |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
+        let sample = self.sample.clone();
+        let verified = self.verified.clone();
+        let run = move |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
             let acct = storage.lookup(&c.user).map_err(HttpError::internal)?;
-            Ok(acct.filter(|a| Stored::parse(&a.password).verify(&c.user, &c.password)))
+            let mut last = sample
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match acct {
+                Some(a) => {
+                    if last.as_deref() != Some(a.password.as_str()) {
+                        *last = Some(a.password.clone());
+                    }
+                    drop(last);
+                    let stored = Stored::parse(&a.password);
+                    if stored.is_slow() && verified.contains(&c.user, &c.password, &a.password) {
+                        return Ok(Some(a));
+                    }
+                    if !stored.verify(&c.user, &c.password) {
+                        return Ok(None);
+                    }
+                    if stored.is_slow() {
+                        verified.insert(&c.user, &c.password, &a.password);
+                    }
+                    Ok(Some(a))
+                }
+                None => {
+                    // An unknown user costs what a known one does: check
+                    // against the last stored value seen (same format).
+                    let dummy = last.clone();
+                    drop(last);
+                    if let Some(d) = dummy {
+                        let _ = Stored::parse(&d).verify(&c.user, &c.password);
+                    }
+                    Ok(None)
+                }
+            }
         };
         let slow = |s: &Storage| match s {
             Storage::Simple(a) => Stored::parse(&a.password).is_slow(),

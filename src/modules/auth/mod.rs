@@ -22,7 +22,7 @@
 //! `type` (None, Basic, Digest, Bearer, wwwform), `authz` or the storage
 //! keys (`user`/`passwd`/`group`/`home`/`status`, `file`, `dbname`,
 //! `file = "shadow"`), `realm`, `issuer`, `algorithm`, `opaque`, `secret`,
-//! `expire` (minutes), `protect`, `unprotect`, `signin`, `token_ep`,
+//! `expire` (seconds), `protect`, `unprotect`, `signin`, `token_ep`,
 //! `options` (`jwt`, `token`, `cookie`, `header`, `home`, `redirect`),
 //! and marmoset's `maxfailures` / `lockout` ([`bruteforce`]). See
 //! `docs/auth.md` for worked examples.
@@ -32,7 +32,9 @@
 //! Storage lookups and slow password hashes (crypt, argon2) run on tokio's
 //! blocking pool (`spawn_blocking`), never on the executor; an account
 //! written in the configuration with a clear or Ouistiti-hashed password is
-//! checked inline. Files are cached in memory and re-read when they change
+//! checked inline. A successful slow check is remembered for a few minutes
+//! as a keyed MAC ([`verified`]), so Basic — which resends the password
+//! with every request — does not pay argon2 for every page asset. Files are cached in memory and re-read when they change
 //! ([`storage`]); the sqlite database is queried on each request through
 //! one read-only connection.
 //!
@@ -52,6 +54,7 @@ pub mod digest;
 pub mod factor;
 pub mod storage;
 pub mod token;
+pub mod verified;
 pub mod wwwform;
 
 #[cfg(test)]

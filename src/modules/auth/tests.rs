@@ -121,7 +121,7 @@ fn effective_configuration_prints_back() {
         auth.starts_with("( { type = \"Digest\"; authz = \"simple\"; user = \"a\";"),
         "{auth}"
     );
-    assert!(auth.contains("algorithm = \"SHA-256\"; options = \"\"; expire = 30; maxfailures = 10; lockout = 60; }"), "{auth}");
+    assert!(auth.contains("algorithm = \"SHA-256\"; options = \"\"; expire = 1800; maxfailures = 10; lockout = 60; }"), "{auth}");
     assert!(
         auth.contains("{ type = \"Bearer\"; authz = \"jwt\";"),
         "{auth}"
