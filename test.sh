@@ -5,8 +5,13 @@ set -e
 cd "$(dirname "$0")"
 
 need_apt=""
-for tool in curl openssl; do
+# chromium: headless browser tests of the example pages (bridges).
+for tool in curl openssl rclone chromium; do
     command -v "$tool" >/dev/null 2>&1 || need_apt="$need_apt $tool"
+done
+# The python feature links libpython; its tests use a virtual environment.
+for pkg in python3-dev python3-venv; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
 done
 if [ -n "$need_apt" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -14,7 +19,19 @@ if [ -n "$need_apt" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt
 fi
 
+# WebSocket clients of the bridge tests (and the browser tests' DevTools link).
+python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
+
 cargo test --all-targets
+# Embedded Python (feature `python`, off by default): built against the
+# distribution's python3, in its own target directory so the default build
+# is not redone; Flask and Django come from PyPI into target/pyenv.
+PYENV="$PWD/target/pyenv"
+[ -x "$PYENV/bin/python3" ] || /usr/bin/python3 -m venv "$PYENV"
+"$PYENV/bin/python3" -c "import flask, django" 2>/dev/null \
+    || "$PYENV/bin/pip" install -q flask django
+PYO3_PYTHON=/usr/bin/python3 MARMOSET_PYENV="$PYENV" \
+    cargo test --features python --target-dir target/python --lib --test it -- python
 cargo test --doc
 # The compiled-out twins of optional modules must keep building.
 cargo check --no-default-features

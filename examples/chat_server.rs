@@ -19,7 +19,9 @@ use socket2::{Domain, SockAddr, Socket, Type};
 type Room = Arc<Mutex<Vec<(u64, Socket)>>>;
 
 fn main() -> std::io::Result<()> {
-    let path = std::env::args().nth(1).expect("usage: chat_server <socket path>");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: chat_server <socket path>");
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -17,8 +17,14 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: echo_server <socket path> [--stream]");
-    let kind = if args.next().as_deref() == Some("--stream") { Type::STREAM } else { Type::SEQPACKET };
+    let path = args
+        .next()
+        .expect("usage: echo_server <socket path> [--stream]");
+    let kind = if args.next().as_deref() == Some("--stream") {
+        Type::STREAM
+    } else {
+        Type::SEQPACKET
+    };
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
     }

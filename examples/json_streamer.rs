@@ -16,8 +16,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: json_streamer <socket path> [interval-ms]");
-    let every = Duration::from_millis(args.next().map_or(1000, |s| s.parse().expect("interval-ms")));
+    let path = args
+        .next()
+        .expect("usage: json_streamer <socket path> [interval-ms]");
+    let every = Duration::from_millis(
+        args.next()
+            .map_or(1000, |s| s.parse().expect("interval-ms")),
+    );
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -34,14 +39,19 @@ fn main() -> std::io::Result<()> {
     });
     let start = Instant::now();
     for seq in 0u64.. {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let line = format!(
             "{{\"seq\":{seq},\"time\":{},\"uptime_ms\":{},\"pid\":{}}}\n",
             now.as_secs(),
             start.elapsed().as_millis(),
             std::process::id()
         );
-        readers.lock().unwrap().retain_mut(|c| c.write_all(line.as_bytes()).is_ok());
+        readers
+            .lock()
+            .unwrap()
+            .retain_mut(|c| c.write_all(line.as_bytes()).is_ok());
         std::thread::sleep(every);
     }
     Ok(())

@@ -21,7 +21,9 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: jsonrpc_server <socket path> [--preamble]");
+    let path = args
+        .next()
+        .expect("usage: jsonrpc_server <socket path> [--preamble]");
     let preamble = args.next().as_deref() == Some("--preamble");
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
@@ -42,7 +44,9 @@ fn serve(conn: Socket, preamble: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut user = Value::Null;
     if preamble {
-        let Ok(n @ 1..) = conn.read(&mut buf) else { return };
+        let Ok(n @ 1..) = conn.read(&mut buf) else {
+            return;
+        };
         for line in String::from_utf8_lossy(&buf[..n]).lines() {
             if let Some(name) = line.strip_prefix("X-Remote-User: ") {
                 user = json!(name);

@@ -46,7 +46,9 @@ const DIGITS: [[u8; 5]; 10] = [
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: mjpeg_streamer <socket path> [--fps N] [--size WxH]");
+    let path = args
+        .next()
+        .expect("usage: mjpeg_streamer <socket path> [--fps N] [--size WxH]");
     let (mut fps, mut size) = (10u32, (320u16, 240u16));
     while let Some(a) = args.next() {
         let v = args.next().expect("option value");
@@ -99,7 +101,11 @@ fn pattern(n: u32, bw: u16, bh: u16, x: u16, y: u16) -> jpeg::Rgb {
     let sx = if pos < span { pos } else { 2 * span - pos } as u16;
     let sy = bars_end.saturating_sub(4) / 2;
     if (sx..sx + 4).contains(&x) && (sy..sy + 4).contains(&y) {
-        return if n % 2 == 0 { [255, 255, 255] } else { [0, 0, 0] };
+        return if n % 2 == 0 {
+            [255, 255, 255]
+        } else {
+            [0, 0, 0]
+        };
     }
     if y < bars_end {
         return BARS[(x as usize * BARS.len()) / bw as usize];

@@ -42,7 +42,11 @@ pub struct ScriptInfo<'a> {
 
 /// Meta-variables, in the order the original sets them; values are bytes
 /// (header values need not be UTF-8).
-pub fn meta(head: &RequestHead, ctx: &RequestCtx, script: &ScriptInfo<'_>) -> Vec<(String, Vec<u8>)> {
+pub fn meta(
+    head: &RequestHead,
+    ctx: &RequestCtx,
+    script: &ScriptInfo<'_>,
+) -> Vec<(String, Vec<u8>)> {
     let mut env: Vec<(String, Vec<u8>)> = Vec::with_capacity(40);
     let mut set = |k: &str, v: &[u8]| env.push((k.to_string(), v.to_vec()));
     let header = |name: &str| head.headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
@@ -59,8 +63,14 @@ pub fn meta(head: &RequestHead, ctx: &RequestCtx, script: &ScriptInfo<'_>) -> Ve
         set("SCRIPT_FILENAME", f.to_string_lossy().as_bytes());
     }
     set("SCRIPT_NAME", script.script_name.as_bytes());
-    set("DOCUMENT_ROOT", script.document_root.to_string_lossy().as_bytes());
-    set("SERVER_SOFTWARE", crate::server_info::SERVER_NAME.as_bytes());
+    set(
+        "DOCUMENT_ROOT",
+        script.document_root.to_string_lossy().as_bytes(),
+    );
+    set(
+        "SERVER_SOFTWARE",
+        crate::server_info::SERVER_NAME.as_bytes(),
+    );
     set("SERVER_NAME", ctx.server.hostname.as_bytes());
     set("SERVER_PROTOCOL", version(head.version).as_bytes());
     set("SERVER_ADDR", plain(ctx.local).to_string().as_bytes());

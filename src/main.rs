@@ -69,21 +69,10 @@ fn run(cli: cli::Cli) -> Result<()> {
         return stop_instance(pidfile);
     }
     let path = config_path(cli.config.as_deref())?;
-    let Loaded {
-        mut config,
-        warnings,
-    } = config::load_file(&path).map_err(|e| Reported(e.to_string()))?;
+    let (config, warnings) = load(&path, cli.port).map_err(Reported)?;
     for w in &warnings {
         eprintln!("{w}");
     }
-    // `port = 0` takes the -P value, 80 by default (so `-P 0` asks the
-    // system for a free port).
-    let default_port = cli.port.unwrap_or(80);
-    config
-        .servers
-        .iter_mut()
-        .filter(|s| s.port == 0)
-        .for_each(|s| s.port = default_port);
     if let Some(n) = cli.server {
         if n == 0 || n > config.servers.len() {
             bail!(
@@ -115,7 +104,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     if cli.daemon {
         sys::daemonize().context("cannot daemonize")?;
     }
-    let pidfile = cli.pidfile.or(config.pid_file.clone());
+    let pidfile = cli.pidfile.clone().or(config.pid_file.clone());
     if let Some(p) = &pidfile {
         write_pidfile(p)?;
     }
@@ -141,12 +130,16 @@ fn run(cli: cli::Cli) -> Result<()> {
     // Handlers first, so that a stop request right after READY is honoured.
     let signals = rt.block_on(async { Signals::install() })?;
     sys::notify("READY=1");
+    let on_hup = || {
+        log::info!("SIGHUP: reloading {}", path.display());
+        reload(&reloader, &path, &cli);
+    };
     let served = match mode {
-        marmoset::Mode::Mono => rt.block_on(bound.serve(signals.stop(reloader))),
+        marmoset::Mode::Mono => rt.block_on(bound.serve(signals.stop(on_hup))),
         threads => {
             let running = bound.start(threads, None)?;
             log::info!("serving with {} worker threads", threads.workers());
-            rt.block_on(signals.stop(reloader));
+            rt.block_on(signals.stop(on_hup));
             log::info!("shutting down");
             running.shutdown()
         }
@@ -195,6 +188,41 @@ fn effective_mode(cli: &cli::Cli, configured: marmoset::Mode) -> Result<marmoset
     })
 }
 
+/// Load the configuration; `port = 0` takes the -P value, 80 by default
+/// (so `-P 0` asks the system for a free port). Returns the warnings as
+/// lines, or every error as one text.
+fn load(path: &Path, port: Option<u16>) -> Result<(config::Config, Vec<String>), String> {
+    let Loaded {
+        mut config,
+        warnings,
+    } = config::load_file(path).map_err(|e| e.to_string())?;
+    let default_port = port.unwrap_or(80);
+    config
+        .servers
+        .iter_mut()
+        .filter(|s| s.port == 0)
+        .for_each(|s| s.port = default_port);
+    Ok((config, warnings.iter().map(|w| w.to_string()).collect()))
+}
+
+/// SIGHUP: load the configuration again and serve it; a configuration that
+/// does not load or build is refused and the running one keeps serving.
+fn reload(reloader: &marmoset::engine::Reloader, path: &Path, cli: &cli::Cli) {
+    let loaded = load(path, cli.port).and_then(|(config, warnings)| {
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        marmoset::Server::from_config(&config, cli.server).map_err(|e| e.to_string())
+    });
+    match loaded {
+        Ok(server) => {
+            reloader.replace(server);
+            log::info!("configuration {} reloaded", path.display());
+        }
+        Err(e) => log::error!("reload refused, the running configuration stays:\n{e}"),
+    }
+}
+
 /// The configuration file: `-f`, else the first default that exists.
 fn config_path(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
@@ -230,16 +258,13 @@ impl Signals {
         })
     }
 
-    /// Resolves on SIGTERM or SIGINT; SIGHUP reloads the certificates.
-    async fn stop(mut self, reloader: marmoset::engine::Reloader) {
+    /// Resolves on SIGTERM or SIGINT; SIGHUP runs `on_hup`.
+    async fn stop(mut self, on_hup: impl Fn()) {
         loop {
             tokio::select! {
                 _ = self.term.recv() => return,
                 _ = self.int.recv() => return,
-                _ = self.hup.recv() => {
-                    log::info!("SIGHUP: reloading certificates");
-                    reloader.reload();
-                }
+                _ = self.hup.recv() => on_hup(),
             }
         }
     }

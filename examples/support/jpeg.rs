@@ -21,7 +21,9 @@ pub fn encode(bw: u16, bh: u16, block: impl Fn(u16, u16) -> Rgb) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024 + bw as usize * bh as usize * 2);
     out.extend_from_slice(&[0xFF, 0xD8]); // SOI
     // APP0 JFIF 1.1, no density, no thumbnail.
-    out.extend_from_slice(&[0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]);
+    out.extend_from_slice(&[
+        0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
+    ]);
     // DQT: table 0, 8-bit, all ones.
     out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
     out.extend_from_slice(&[1u8; 64]);
@@ -35,11 +37,17 @@ pub fn encode(bw: u16, bh: u16, block: impl Fn(u16, u16) -> Rgb) -> Vec<u8> {
     out.extend_from_slice(&[0xFF, 0xC4, 0, 31, 0x00]);
     out.extend_from_slice(&DC_BITS);
     out.extend_from_slice(&DC_VALS);
-    out.extend_from_slice(&[0xFF, 0xC4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&[
+        0xFF, 0xC4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
     // SOS: three components, all tables 0, full spectrum.
     out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0]);
     let codes = dc_codes();
-    let mut bits = BitWriter { out: &mut out, acc: 0, n: 0 };
+    let mut bits = BitWriter {
+        out: &mut out,
+        acc: 0,
+        n: 0,
+    };
     let mut prev = [0i32; 3];
     for by in 0..bh {
         for bx in 0..bw {
@@ -90,35 +98,30 @@ fn ycbcr([r, g, b]: Rgb) -> [i32; 3] {
 /// Entropy-coded bits, MSB first, with 0xFF byte stuffing.
 struct BitWriter<'a> {
     out: &'a mut Vec<u8>,
-    acc: u32,
+    acc: u64,
     n: u32,
 }
 
 impl BitWriter<'_> {
+    /// Append the `len` (≤ 16) low bits of `bits`.
     fn put(&mut self, bits: u32, len: u32) {
-        for i in (0..len).rev() {
-            self.acc = (self.acc << 1) | ((bits >> i) & 1);
-            self.n += 1;
-            if self.n == 8 {
-                self.byte();
+        self.acc = (self.acc << len) | u64::from(bits & ((1 << len) - 1));
+        self.n += len;
+        while self.n >= 8 {
+            self.n -= 8;
+            let b = (self.acc >> self.n) as u8;
+            self.out.push(b);
+            if b == 0xFF {
+                self.out.push(0);
             }
         }
-    }
-
-    fn byte(&mut self) {
-        let b = self.acc as u8;
-        self.out.push(b);
-        if b == 0xFF {
-            self.out.push(0);
-        }
-        self.acc = 0;
-        self.n = 0;
+        self.acc &= (1 << self.n) - 1;
     }
 
     /// Pad the last byte with ones.
     fn flush(&mut self) {
-        while self.n != 0 {
-            self.put(1, 1);
+        if self.n > 0 {
+            self.put(0xFF, 8 - self.n);
         }
     }
 }

@@ -28,6 +28,8 @@ where
 {
     let conn = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
+        // RFC 8441: WebSocket over HTTP/2 (the `websocket` module).
+        .enable_connect_protocol()
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::conn::{self, Site};
+use super::conn;
 use super::transport::Verdict;
 
 /// Bind `addr:port`; without an address, the IPv6 wildcard accepting IPv4
@@ -49,7 +49,7 @@ const MAX_REFUSING: usize = 64;
 /// `maxclients` permits; a connection keeps one while it lives.
 pub async fn accept_loop(
     listener: TcpListener,
-    site: Arc<Site>,
+    slot: super::SiteSlot,
     slots: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -67,6 +67,10 @@ pub async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let site = match slot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         };
         let verdict = site.filter.as_ref().map_or(Verdict::Accept, |f| f.check(&peer));
         if verdict != Verdict::Accept {

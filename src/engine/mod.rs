@@ -6,6 +6,7 @@
 //! dropped), and [`Bound::serve`] runs until the shutdown future resolves,
 //! then lets in-flight connections finish within a grace period.
 
+pub mod bound;
 pub mod conn;
 #[cfg(feature = "http2")]
 pub mod h2;
@@ -18,14 +19,13 @@ pub mod mode;
 pub mod rewind;
 pub mod transport;
 
-use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
 
+pub use bound::{Bound, Reloader, Running, SiteSlot, Stopper};
 pub use conn::{Limits, Site};
 pub use mode::{InitHook, Mode};
 
@@ -144,24 +144,40 @@ impl Server {
                     io::Error::new(e.kind(), format!("cannot listen on {at} port {port}: {e}"))
                 })?,
             };
-            let pipeline = Pipeline::new(l.info, Chain::new(l.modules), l.max_uri, l.max_headers);
-            let mut site = Site::new(Arc::new(pipeline), l.limits, l.tls);
-            site.filter = l.filter;
-            site.vhosts = l
-                .vhosts
-                .into_iter()
-                .map(|v| {
-                    let p = Pipeline::new(v.info, Chain::new(v.modules), l.max_uri, l.max_headers);
-                    conn::Vhost {
-                        hostname: v.hostname,
-                        service: v.service,
-                        pipeline: Arc::new(p),
-                    }
-                })
-                .collect();
-            listeners.push((sock, Arc::new(site)));
+            let key = (l.addr, l.port);
+            let slot = Arc::new(RwLock::new(Arc::new(l.into_site())));
+            listeners.push(bound::Listener { sock, key, slot });
         }
-        Ok(Bound { listeners })
+        Ok(Bound::new(listeners))
+    }
+
+    /// The sites of this server without opening sockets, keyed by their
+    /// configured address and port (for a configuration reload).
+    pub(crate) fn into_sites(self) -> Vec<((Option<IpAddr>, u16), Site)> {
+        self.listens
+            .into_iter()
+            .map(|l| ((l.addr, l.port), l.into_site()))
+            .collect()
+    }
+}
+
+impl Listen {
+    /// Build the pipelines of the server and of its virtual hosts.
+    fn into_site(self) -> Site {
+        let pipeline = Pipeline::new(self.info, Chain::new(self.modules), self.max_uri, self.max_headers);
+        let mut site = Site::new(Arc::new(pipeline), self.limits, self.tls);
+        site.filter = self.filter;
+        let (max_uri, max_headers) = (self.max_uri, self.max_headers);
+        site.vhosts = self
+            .vhosts
+            .into_iter()
+            .map(|v| conn::Vhost {
+                hostname: v.hostname,
+                service: v.service,
+                pipeline: Arc::new(Pipeline::new(v.info, Chain::new(v.modules), max_uri, max_headers)),
+            })
+            .collect();
+        site
     }
 }
 
@@ -236,236 +252,3 @@ pub struct VhostSpec {
     pub modules: Vec<Arc<dyn Module>>,
 }
 
-/// Servers with their sockets open.
-pub struct Bound {
-    listeners: Vec<(std::net::TcpListener, Arc<Site>)>,
-}
-
-/// A shareable copy of the sockets and connection slots, one per worker.
-struct Shared {
-    listeners: Vec<(std::net::TcpListener, Arc<Site>, Arc<Semaphore>)>,
-}
-
-impl Shared {
-    fn try_clone(&self) -> io::Result<Shared> {
-        let mut listeners = Vec::new();
-        for (l, site, sem) in &self.listeners {
-            listeners.push((l.try_clone()?, site.clone(), sem.clone()));
-        }
-        Ok(Shared { listeners })
-    }
-
-    /// Accept until `shutdown` turns true, then wait (bounded) for every
-    /// connection of every worker to finish.
-    async fn serve(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
-        let mut loops = Vec::new();
-        let mut slots = Vec::new();
-        for (l, site, sem) in self.listeners {
-            let l = tokio::net::TcpListener::from_std(l)?;
-            slots.push((sem.clone(), site.limits.maxclients));
-            loops.push(tokio::spawn(listener::accept_loop(
-                l,
-                site,
-                sem,
-                shutdown.clone(),
-            )));
-        }
-        for l in loops {
-            let _ = l.await;
-        }
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            for (sem, n) in &slots {
-                let _ = sem.acquire_many(*n as u32).await;
-            }
-        })
-        .await;
-        if drained.is_err() {
-            log::warn!("connections still open after {SHUTDOWN_GRACE:?}, closing them");
-        }
-        Ok(())
-    }
-}
-
-impl Bound {
-    /// The addresses actually bound (useful with port 0).
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, _)| l.local_addr().ok())
-            .collect()
-    }
-
-    /// Every root served, per listening address.
-    pub fn roots(&self) -> Vec<(SocketAddr, Vec<RootPath>)> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, site)| Some((l.local_addr().ok()?, site.pipeline.roots())))
-            .collect()
-    }
-
-    /// Reload the certificates of every TLS server whose files changed;
-    /// errors are logged and the old certificates stay in use.
-    pub fn reloader(&self) -> Reloader {
-        Reloader(
-            self.listeners
-                .iter()
-                .filter_map(|(_, site)| site.tls.clone())
-                .collect(),
-        )
-    }
-
-    fn shared(self) -> Shared {
-        Shared {
-            listeners: self
-                .listeners
-                .into_iter()
-                .map(|(l, site)| {
-                    let sem = Arc::new(Semaphore::new(site.limits.maxclients));
-                    (l, site, sem)
-                })
-                .collect(),
-        }
-    }
-
-    /// Serve in the current tokio runtime until `shutdown` resolves, then
-    /// stop accepting, ask every connection to finish its current response,
-    /// and wait for them (at most [`SHUTDOWN_GRACE`]).
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let (tx, rx) = watch::channel(false);
-        let shared = self.shared();
-        let serving = shared.serve(rx);
-        tokio::pin!(serving);
-        tokio::select! {
-            r = serving.as_mut() => return r,
-            _ = shutdown => {}
-        }
-        log::info!("shutting down");
-        let _ = tx.send(true);
-        serving.await
-    }
-
-    /// Start serving on worker threads of their own, as `mode` says, running
-    /// `init` once in each before it serves. Returns at once with a handle.
-    pub fn start(self, mode: Mode, init: Option<InitHook>) -> io::Result<Running> {
-        let addrs = self.local_addrs();
-        let (tx, rx) = watch::channel(false);
-        let shared = self.shared();
-        let mut workers = Vec::new();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        for i in 0..mode.workers() {
-            let part = shared.try_clone()?;
-            let rx = rx.clone();
-            let init = init.clone();
-            let ready = ready_tx.clone();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let worker = std::thread::Builder::new()
-                .name(format!("marmoset-{i}"))
-                .spawn(move || {
-                    if let Some(init) = init {
-                        init();
-                    }
-                    let _ = ready.send(());
-                    rt.block_on(part.serve(rx))
-                })?;
-            workers.push(worker);
-        }
-        // Return once every worker has run its init hook.
-        drop(ready_tx);
-        for _ in 0..workers.len() {
-            if ready_rx.recv().is_err() {
-                break;
-            }
-        }
-        Ok(Running {
-            addrs,
-            shutdown: tx,
-            workers,
-        })
-    }
-}
-
-/// Reloads TLS certificates (on SIGHUP, or when their files change).
-#[derive(Clone)]
-pub struct Reloader(Vec<Arc<dyn transport::TlsAcceptor>>);
-
-impl Reloader {
-    /// Reload every certificate whose files changed.
-    pub fn reload(&self) {
-        for t in &self.0 {
-            if let Err(e) = t.reload() {
-                log::error!("certificate reload failed, keeping the current one: {e}");
-            }
-        }
-    }
-
-    /// Whether there is anything to reload.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Check the certificate files every `period` from a background thread.
-    pub fn watch(self, period: Duration) {
-        if self.is_empty() {
-            return;
-        }
-        let _ = std::thread::Builder::new()
-            .name("cert-watch".into())
-            .spawn(move || loop {
-                std::thread::sleep(period);
-                self.reload();
-            });
-    }
-}
-
-/// Servers running on their own threads.
-pub struct Running {
-    addrs: Vec<SocketAddr>,
-    shutdown: watch::Sender<bool>,
-    workers: Vec<std::thread::JoinHandle<io::Result<()>>>,
-}
-
-impl Running {
-    /// The addresses the servers listen on.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.addrs
-    }
-
-    /// Stop gracefully: no new connections, in-flight responses finish (at
-    /// most [`SHUTDOWN_GRACE`]); returns when every worker has stopped.
-    pub fn shutdown(self) -> io::Result<()> {
-        let _ = self.shutdown.send(true);
-        self.join()
-    }
-
-    /// Wait until the servers stop (after [`Running::stopper`] was used).
-    pub fn join(self) -> io::Result<()> {
-        let mut result = Ok(());
-        for w in self.workers {
-            match w.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => result = Err(e),
-                Err(_) => result = Err(io::Error::other("a worker thread panicked")),
-            }
-        }
-        result
-    }
-
-    /// A handle that stops the servers from anywhere (a signal handler, an
-    /// other thread).
-    pub fn stopper(&self) -> Stopper {
-        Stopper(self.shutdown.clone())
-    }
-}
-
-/// Stops running servers when [`Stopper::stop`] is called.
-#[derive(Clone)]
-pub struct Stopper(watch::Sender<bool>);
-
-impl Stopper {
-    /// Ask the servers to stop gracefully.
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
-}

@@ -86,6 +86,12 @@ pub mod cgi;
 #[path = "cgi/disabled.rs"]
 pub mod cgi;
 
+#[cfg(feature = "python")]
+pub mod python;
+#[cfg(not(feature = "python"))]
+#[path = "python/disabled.rs"]
+pub mod python;
+
 #[cfg(feature = "document")]
 pub mod document;
 #[cfg(not(feature = "document"))]
@@ -127,12 +133,13 @@ pub struct ModulesConfig {
     pub upgrade: Vec<upgrade::UpgradeConfig>,
     /// `cgi` instances, in file order.
     pub cgi: Vec<cgi::CgiConfig>,
+    /// `python` instances, in file order.
+    pub python: Vec<python::PythonConfig>,
 }
 
 /// Sections of Ouistiti modules marmoset does not provide yet, and whether
 /// ignoring them would leave the server less protected than asked.
 const NOT_YET: &[(&str, bool)] = &[
-    ("python", false),
     ("signature", false),
     ("forward", false),
 ];
@@ -198,6 +205,10 @@ impl ModulesConfig {
             cfg.cgi.extend(cgi::CgiConfig::from_section(&g, s));
             g.finish();
         }
+        for g in s.groups("python") {
+            cfg.python.extend(python::PythonConfig::from_section(&g));
+            g.finish();
+        }
         for &(key, protective) in NOT_YET {
             if s.value(key).is_none() {
                 continue;
@@ -223,10 +234,14 @@ impl ModulesConfig {
         let tls = tls.chain(self.userfilter.iter().map(|c| ("userfilter", c.print())));
         let tls = tls.chain(self.vhosts.iter().map(|v| ("vhost", v.print())));
         let tls = tls.chain(auth::AuthConfig::print_all(&self.auth).map(|a| ("auth", a)));
-        let tls = tls.chain(self.websocket.iter().map(|c| ("websocket", c.print())));
-        let tls = tls.chain(self.upgrade.iter().map(|c| ("upgrade", c.print())));
-        let tls = tls.chain(self.webstream.iter().map(|c| ("webstream", c.print())));
+        let bridges = [
+            ("websocket", self.websocket.iter().map(|c| c.print()).collect()),
+            ("upgrade", self.upgrade.iter().map(|c| c.print()).collect()),
+            ("webstream", self.webstream.iter().map(|c| c.print()).collect()),
+        ];
+        let tls = tls.chain(bridges.into_iter().filter_map(|(k, v)| list_or_group(k, v)));
         let tls = tls.chain(self.cgi.iter().map(|c| ("cgi", c.print())));
+        let tls = tls.chain(self.python.iter().map(|c| ("python", c.print())));
         tls.chain(self.document.iter().map(|d| ("document", d.print())))
             .collect()
     }
@@ -323,6 +338,12 @@ impl ModulesConfig {
                 Err(e) => errors.push(e),
             }
         }
+        for c in &self.python {
+            match python::PythonModule::build(c, env) {
+                Ok(m) => modules.push(Arc::new(m)),
+                Err(e) => errors.push(e),
+            }
+        }
         for d in &self.document {
             match document::Document::build(d, env) {
                 Ok(m) => modules.push(Arc::new(m)),
@@ -334,6 +355,15 @@ impl ModulesConfig {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Several instances of a section printed as one list, one as a group.
+fn list_or_group(key: &'static str, items: Vec<String>) -> Option<(&'static str, String)> {
+    match items.len() {
+        0 => None,
+        1 => items.into_iter().next().map(|g| (key, g)),
+        _ => Some((key, format!("( {} )", items.join(", ")))),
     }
 }
 

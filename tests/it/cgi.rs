@@ -21,7 +21,11 @@ fn cgi(server_keys: &str, cgi_keys: &str) -> Running {
         let e = e.unwrap();
         let to = scripts.join(e.file_name());
         std::fs::copy(e.path(), &to).unwrap();
-        let mode = if e.file_name() == "noexec.sh" { 0o644 } else { 0o755 };
+        let mode = if e.file_name() == "noexec.sh" {
+            0o644
+        } else {
+            0o755
+        };
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
     }
     std::fs::copy(fixtures.join("env.sh"), scripts.join("sub/deep.sh")).unwrap();
@@ -54,7 +58,13 @@ fn cgi_shell_script_environment() {
         &request_text(
             "GET",
             "/env.sh/x/y%20z?a=1&b=%2F",
-            &["X-Test: yes", "Authorization: Basic Zm9vOmJhcg==", "Proxy: http://evil", "User-Agent: t/1", "Cookie: c=1"],
+            &[
+                "X-Test: yes",
+                "Authorization: Basic Zm9vOmJhcg==",
+                "Proxy: http://evil",
+                "User-Agent: t/1",
+                "Cookie: c=1",
+            ],
         ),
     );
     assert_eq!(resp.status, 200);
@@ -66,14 +76,23 @@ fn cgi_shell_script_environment() {
     assert_eq!(get("SCRIPT_NAME"), Some("/env.sh"));
     assert_eq!(get("PATH_INFO"), Some("/x/y z"));
     let root = std::fs::canonicalize(scripts(&r)).unwrap();
-    assert_eq!(get("PATH_TRANSLATED"), Some(root.join("x/y z").to_str().unwrap()));
-    assert_eq!(get("SCRIPT_FILENAME"), Some(root.join("env.sh").to_str().unwrap()));
+    assert_eq!(
+        get("PATH_TRANSLATED"),
+        Some(root.join("x/y z").to_str().unwrap())
+    );
+    assert_eq!(
+        get("SCRIPT_FILENAME"),
+        Some(root.join("env.sh").to_str().unwrap())
+    );
     assert_eq!(get("DOCUMENT_ROOT"), Some(root.to_str().unwrap()));
     assert_eq!(get("QUERY_STRING"), Some("a=1&b=%2F"));
     assert_eq!(get("REQUEST_URI"), Some("/env.sh/x/y z"));
     assert_eq!(get("REMOTE_ADDR"), Some("127.0.0.1"));
     assert_eq!(get("SERVER_ADDR"), Some("127.0.0.1"));
-    assert_eq!(get("SERVER_PORT"), Some(r.server.addr.port().to_string().as_str()));
+    assert_eq!(
+        get("SERVER_PORT"),
+        Some(r.server.addr.port().to_string().as_str())
+    );
     assert_eq!(get("SERVER_PROTOCOL"), Some("HTTP/1.1"));
     assert_eq!(get("REQUEST_SCHEME"), Some("http"));
     assert!(get("SERVER_SOFTWARE").unwrap().starts_with("marmoset/"));
@@ -85,13 +104,23 @@ fn cgi_shell_script_environment() {
     assert_eq!(get("EXTRA"), Some("from config"));
     assert_eq!(get("PATH"), Some("/usr/local/bin:/usr/bin:/bin"));
     // Allow-listed: no credentials, no httpoxy, nothing of the server's own.
-    for absent in ["HTTP_AUTHORIZATION", "HTTP_PROXY", "HOME", "CARGO", "REMOTE_USER", "HTTPS"] {
+    for absent in [
+        "HTTP_AUTHORIZATION",
+        "HTTP_PROXY",
+        "HOME",
+        "CARGO",
+        "REMOTE_USER",
+        "HTTPS",
+    ] {
         assert_eq!(get(absent), None, "{absent}");
     }
     // Nested scripts: the walk stops at the first file.
     let deep = exchange(&r.server, &request_text("GET", "/sub/deep.sh/more", &[]));
     let env = env_of(&deep);
-    assert_eq!(env.get("SCRIPT_NAME").map(String::as_str), Some("/sub/deep.sh"));
+    assert_eq!(
+        env.get("SCRIPT_NAME").map(String::as_str),
+        Some("/sub/deep.sh")
+    );
     assert_eq!(env.get("PATH_INFO").map(String::as_str), Some("/more"));
 }
 
@@ -111,7 +140,10 @@ fn cgi_python_script_with_post_body() {
     let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(v["body"], body, "the body is on stdin");
     assert_eq!(v["env"]["CONTENT_LENGTH"], body.len().to_string());
-    assert_eq!(v["env"]["CONTENT_TYPE"], "application/x-www-form-urlencoded");
+    assert_eq!(
+        v["env"]["CONTENT_TYPE"],
+        "application/x-www-form-urlencoded"
+    );
     assert_eq!(v["env"]["REQUEST_METHOD"], "POST");
     assert_eq!(v["env"]["QUERY_STRING"], "q=2");
     assert_eq!(v["env"]["PATH_INFO"], "/p");
@@ -127,10 +159,20 @@ fn curl_post(r: &Running, path: &str, file: &Path, chunked: bool) -> Vec<u8> {
     if chunked {
         args.extend(["-H".into(), "Transfer-Encoding: chunked".into()]);
     }
-    args.extend(["-o".into(), out.display().to_string(), "-w".into(), "%{http_code}".into()]);
+    args.extend([
+        "-o".into(),
+        out.display().to_string(),
+        "-w".into(),
+        "%{http_code}".into(),
+    ]);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = r.server.curl(path, &a);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "200", "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::read(out).unwrap()
 }
 
@@ -143,15 +185,23 @@ fn cgi_post_bodies_small_large_and_chunked() {
     let big: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
     let large = r.dir.path().join("large.bin");
     std::fs::write(&large, &big).unwrap();
-    assert!(curl_post(&r, "/echo.sh", &large, false) == big, "10 MiB echoed");
-    assert!(curl_post(&r, "/echo.sh", &large, true) == big, "10 MiB chunked echoed");
+    assert!(
+        curl_post(&r, "/echo.sh", &large, false) == big,
+        "10 MiB echoed"
+    );
+    assert!(
+        curl_post(&r, "/echo.sh", &large, true) == big,
+        "10 MiB chunked echoed"
+    );
 }
 
 #[test]
 fn cgi_body_over_maxbodysize_is_413() {
     let r = cgi("maxbodysize = 1000;", "");
     let mut c = Client::new(&r.server);
-    c.send("POST /echo.sh HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n");
+    c.send(
+        "POST /echo.sh HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5000\r\n\r\n",
+    );
     c.send(vec![b'x'; 5000]);
     assert_eq!(c.response().status, 413);
 }
@@ -171,12 +221,18 @@ fn cgi_status_location_and_nph() {
     assert_eq!(n.text(), "short and stout\n");
 
     // Local redirect: the other script's output, run with GET.
-    let l = exchange(&r.server, &request_text("POST", "/redirect.sh", &["Content-Length: 0"]));
+    let l = exchange(
+        &r.server,
+        &request_text("POST", "/redirect.sh", &["Content-Length: 0"]),
+    );
     assert_eq!(l.status, 200);
     let env = env_of(&l);
     assert_eq!(env.get("SCRIPT_NAME").map(String::as_str), Some("/env.sh"));
     assert_eq!(env.get("PATH_INFO").map(String::as_str), Some("/from"));
-    assert_eq!(env.get("QUERY_STRING").map(String::as_str), Some("redirected=1"));
+    assert_eq!(
+        env.get("QUERY_STRING").map(String::as_str),
+        Some("redirected=1")
+    );
     assert_eq!(env.get("REQUEST_METHOD").map(String::as_str), Some("GET"));
 
     let a = exchange(&r.server, &request_text("GET", "/away.sh", &[]));
@@ -187,7 +243,10 @@ fn cgi_status_location_and_nph() {
     assert_eq!(x.status, 403);
     let b = exchange(&r.server, &request_text("GET", "/broken.sh", &[]));
     assert_eq!(b.status, 500);
-    assert!(wait_for(|| r.server.log().contains("oops on stderr")), "stderr logged");
+    assert!(
+        wait_for(|| r.server.log().contains("oops on stderr")),
+        "stderr logged"
+    );
     // Not a script of the filter: the document module serves it.
     let d = exchange(&r.server, &request_text("GET", "/hello.txt", &[]));
     assert_eq!(d.text(), "hello world\n");
@@ -207,8 +266,14 @@ fn wait_for(mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn pid_in(file: &Path) -> u32 {
-    assert!(wait_for(|| std::fs::read_to_string(file).is_ok_and(|s| s.ends_with('\n'))));
-    std::fs::read_to_string(file).unwrap().trim().parse().unwrap()
+    assert!(wait_for(
+        || std::fs::read_to_string(file).is_ok_and(|s| s.ends_with('\n'))
+    ));
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn alive(pid: u32) -> bool {
@@ -224,7 +289,10 @@ fn cgi_hanging_script_is_killed_at_the_time_limit() {
     let h = exchange(&r.server, &request_text("GET", "/hang.sh", &[]));
     assert_eq!(h.status, 504);
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
     let pid = pid_in(&scripts(&r).join("hang.pid"));
     assert!(wait_for(|| !alive(pid)), "hang.sh (pid {pid}) still runs");
 
@@ -265,6 +333,30 @@ fn cgi_client_leaving_kills_the_script() {
     use std::io::Read;
     let _ = c.stream.read(&mut buf).unwrap();
     drop(c);
-    assert!(wait_for(|| !alive(pid)), "slow.sh (pid {pid}) survived its client");
-    assert!(wait_for(|| exchange(&r.server, &request_text("GET", "/env.sh", &[])).status == 200), "slot released");
+    assert!(
+        wait_for(|| !alive(pid)),
+        "slow.sh (pid {pid}) survived its client"
+    );
+    assert!(
+        wait_for(|| exchange(&r.server, &request_text("GET", "/env.sh", &[])).status == 200),
+        "slot released"
+    );
+}
+
+#[cfg(feature = "auth")]
+#[test]
+fn cgi_remote_user_from_auth() {
+    let r = cgi(
+        "auth = { type = \"Basic\"; user = \"foo\"; passwd = \"bar\"; group = \"admin\"; };",
+        "",
+    );
+    let resp = exchange(
+        &r.server,
+        &request_text("GET", "/env.sh", &["Authorization: Basic Zm9vOmJhcg=="]),
+    );
+    let env = env_of(&resp);
+    assert_eq!(env.get("REMOTE_USER").map(String::as_str), Some("foo"));
+    assert_eq!(env.get("AUTH_TYPE").map(String::as_str), Some("Basic"));
+    assert_eq!(env.get("REMOTE_GROUP").map(String::as_str), Some("admin"));
+    assert_eq!(env.get("HTTP_AUTHORIZATION"), None);
 }

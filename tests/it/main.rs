@@ -3,6 +3,8 @@
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
+mod bridges;
 mod cli;
 mod config;
 mod document;
@@ -11,6 +13,8 @@ mod http;
 mod clientfilter;
 mod cgi;
 mod cors;
+#[cfg(feature = "python")]
+mod python;
 mod redirect;
 mod rest;
 mod support;
@@ -18,3 +22,4 @@ mod tls;
 mod vhost;
 mod userfilter;
 mod systemd;
+mod reload;

@@ -37,7 +37,9 @@ fn ok(method: &str, name: &str) -> String {
 }
 
 fn ko(method: &str, error: &str, name: &str) -> String {
-    format!("{{\"method\":\"{method}\",\"result\":\"KO\",\"error\":\"{error}\",\"name\":\"{name}\"}}\n")
+    format!(
+        "{{\"method\":\"{method}\",\"result\":\"KO\",\"error\":\"{error}\",\"name\":\"{name}\"}}\n"
+    )
 }
 
 fn assert_json(r: &Resp, status: u16, body: &str) {
@@ -56,16 +58,29 @@ fn htdocs(r: &Running) -> std::path::PathBuf {
 #[test]
 fn rest_put_creates_a_file_exclusively() {
     let r = rest("");
-    let p = send(&r.server, "PUT", "/new.txt", &["Content-Type: text/plain"], b"hello");
+    let p = send(
+        &r.server,
+        "PUT",
+        "/new.txt",
+        &["Content-Type: text/plain"],
+        b"hello",
+    );
     assert_json(&p, 201, &ok("PUT", "/new.txt"));
     let f = htdocs(&r).join("new.txt");
     assert_eq!(std::fs::read(&f).unwrap(), b"hello");
-    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
     let again = send(&r.server, "PUT", "/new.txt", &[], b"other");
     assert_json(&again, 400, &ko("PUT", "File exists", "/new.txt"));
     assert_eq!(std::fs::read(&f).unwrap(), b"hello");
     let orphan = send(&r.server, "PUT", "/none/x.txt", &[], b"x");
-    assert_json(&orphan, 404, &ko("PUT", "No such file or directory", "/none/x.txt"));
+    assert_json(
+        &orphan,
+        404,
+        &ko("PUT", "No such file or directory", "/none/x.txt"),
+    );
     let empty = send(&r.server, "PUT", "/empty-new", &[], b"");
     assert_json(&empty, 201, &ok("PUT", "/empty-new"));
     assert_eq!(std::fs::read(htdocs(&r).join("empty-new")).unwrap(), b"");
@@ -76,7 +91,13 @@ fn rest_put_makes_directories() {
     let r = rest("");
     let p = send(&r.server, "PUT", "/dir/", &[], b"");
     assert_json(&p, 201, &ok("PUT", "/dir/"));
-    let p = send(&r.server, "PUT", "/dir2", &["Content-Type: inode/directory"], b"");
+    let p = send(
+        &r.server,
+        "PUT",
+        "/dir2",
+        &["Content-Type: inode/directory"],
+        b"",
+    );
     assert_json(&p, 201, &ok("PUT", "/dir2"));
     let meta = std::fs::metadata(htdocs(&r).join("dir2")).unwrap();
     assert!(meta.is_dir());
@@ -94,7 +115,10 @@ fn rest_put_makes_symlinks_inside_the_root_only() {
         &r.server,
         "PUT",
         "/link",
-        &["Content-Type: inode/symlink", "Content-Location: /hello.txt"],
+        &[
+            "Content-Type: inode/symlink",
+            "Content-Location: /hello.txt",
+        ],
         b"",
     );
     assert_json(&p, 201, &ok("PUT", "/link"));
@@ -104,14 +128,23 @@ fn rest_put_makes_symlinks_inside_the_root_only() {
     );
     let g = exchange(&r.server, "GET /link HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert_eq!(g.text(), "hello world\n");
-    let p = send(&r.server, "PUT", "/nolink", &["Content-Type: inode/symlink"], b"");
+    let p = send(
+        &r.server,
+        "PUT",
+        "/nolink",
+        &["Content-Type: inode/symlink"],
+        b"",
+    );
     assert_json(&p, 400, &ko("PUT", "Invalid argument", "/nolink"));
     for target in ["../../../../etc/passwd", "/../../etc", "../sub/../../x"] {
         let p = send(
             &r.server,
             "PUT",
             "/sub/evil",
-            &["Content-Type: inode/symlink", &format!("Content-Location: {target}")],
+            &[
+                "Content-Type: inode/symlink",
+                &format!("Content-Location: {target}"),
+            ],
             b"",
         );
         assert_json(&p, 403, &ko("PUT", "Permission denied", "/sub/evil"));
@@ -142,12 +175,25 @@ fn rest_post_replaces_content() {
     let r = rest("");
     let f = htdocs(&r).join("hello.txt");
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o604)).unwrap();
-    let p = send(&r.server, "POST", "/hello.txt", &["Content-Type: text/plain"], b"new!");
+    let p = send(
+        &r.server,
+        "POST",
+        "/hello.txt",
+        &["Content-Type: text/plain"],
+        b"new!",
+    );
     assert_json(&p, 201, &ok("POST", "/hello.txt"));
     assert_eq!(std::fs::read(&f).unwrap(), b"new!");
-    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o604);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o604
+    );
     let p = send(&r.server, "POST", "/missing.txt", &[], b"x");
-    assert_json(&p, 404, &ko("POST", "No such file or directory", "/missing.txt"));
+    assert_json(
+        &p,
+        404,
+        &ko("POST", "No such file or directory", "/missing.txt"),
+    );
     assert!(!htdocs(&r).join("missing.txt").exists());
 }
 
@@ -155,37 +201,105 @@ fn rest_post_replaces_content() {
 fn rest_post_commands() {
     let r = rest("");
     let d = htdocs(&r);
-    let mv = send(&r.server, "POST", "/hello.txt", &["X-POST-CMD: mv", "X-POST-ARG: /sub/moved.txt"], b"");
+    let mv = send(
+        &r.server,
+        "POST",
+        "/hello.txt",
+        &["X-POST-CMD: mv", "X-POST-ARG: /sub/moved.txt"],
+        b"",
+    );
     assert_json(&mv, 200, &ok("POST", "/hello.txt"));
     assert!(!d.join("hello.txt").exists());
-    assert_eq!(std::fs::read(d.join("sub/moved.txt")).unwrap(), b"hello world\n");
+    assert_eq!(
+        std::fs::read(d.join("sub/moved.txt")).unwrap(),
+        b"hello world\n"
+    );
 
-    let chmod = send(&r.server, "POST", "/sub/moved.txt", &["X-POST-CMD: chmod", "X-POST-ARG: 0600"], b"");
+    let chmod = send(
+        &r.server,
+        "POST",
+        "/sub/moved.txt",
+        &["X-POST-CMD: chmod", "X-POST-ARG: 0600"],
+        b"",
+    );
     assert_json(&chmod, 200, &ok("POST", "/sub/moved.txt"));
-    let mode = std::fs::metadata(d.join("sub/moved.txt")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(d.join("sub/moved.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o600);
     // Only permission bits: set-uid is dropped.
-    let chmod = send(&r.server, "POST", "/sub/moved.txt", &["X-POST-CMD: chmod", "X-POST-ARG: 4755"], b"");
+    let chmod = send(
+        &r.server,
+        "POST",
+        "/sub/moved.txt",
+        &["X-POST-CMD: chmod", "X-POST-ARG: 4755"],
+        b"",
+    );
     assert_eq!(chmod.status, 200);
-    let mode = std::fs::metadata(d.join("sub/moved.txt")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(d.join("sub/moved.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o755);
-    let bad = send(&r.server, "POST", "/sub/moved.txt", &["X-POST-CMD: chmod", "X-POST-ARG: rwx"], b"");
+    let bad = send(
+        &r.server,
+        "POST",
+        "/sub/moved.txt",
+        &["X-POST-CMD: chmod", "X-POST-ARG: rwx"],
+        b"",
+    );
     assert_json(&bad, 400, &ko("POST", "Invalid argument", "/sub/moved.txt"));
 
     // ln: a link named by the argument, whose text is the request path.
-    let ln = send(&r.server, "POST", "/index.html", &["X-POST-CMD: ln", "X-POST-ARG: /start.html"], b"");
+    let ln = send(
+        &r.server,
+        "POST",
+        "/index.html",
+        &["X-POST-CMD: ln", "X-POST-ARG: /start.html"],
+        b"",
+    );
     assert_json(&ln, 200, &ok("POST", "/index.html"));
-    assert_eq!(std::fs::read_link(d.join("start.html")).unwrap(), Path::new("index.html"));
+    assert_eq!(
+        std::fs::read_link(d.join("start.html")).unwrap(),
+        Path::new("index.html")
+    );
 
-    let unknown = send(&r.server, "POST", "/index.html", &["X-POST-CMD: frobnicate"], b"");
-    assert_json(&unknown, 200, &ko("POST", "Invalid argument", "/index.html"));
+    let unknown = send(
+        &r.server,
+        "POST",
+        "/index.html",
+        &["X-POST-CMD: frobnicate"],
+        b"",
+    );
+    assert_json(
+        &unknown,
+        200,
+        &ko("POST", "Invalid argument", "/index.html"),
+    );
     for cmd in ["mv", "ln"] {
-        let nothing = send(&r.server, "POST", "/index.html", &[&format!("X-POST-CMD: {cmd}")], b"");
+        let nothing = send(
+            &r.server,
+            "POST",
+            "/index.html",
+            &[&format!("X-POST-CMD: {cmd}")],
+            b"",
+        );
         assert_json(&nothing, 200, &ok("POST", "/index.html"));
     }
     assert!(d.join("index.html").exists());
-    let missing = send(&r.server, "POST", "/nope", &["X-POST-CMD: mv", "X-POST-ARG: /nope2"], b"");
-    assert_json(&missing, 404, &ko("POST", "No such file or directory", "/nope"));
+    let missing = send(
+        &r.server,
+        "POST",
+        "/nope",
+        &["X-POST-CMD: mv", "X-POST-ARG: /nope2"],
+        b"",
+    );
+    assert_json(
+        &missing,
+        404,
+        &ko("POST", "No such file or directory", "/nope"),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -227,7 +341,11 @@ fn rest_delete_unwritable_is_403() {
     std::fs::set_permissions(d.join("sub"), std::fs::Permissions::from_mode(0o555)).unwrap();
     let del = send(&r.server, "DELETE", "/sub/page.html", &[], b"");
     std::fs::set_permissions(d.join("sub"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_json(&del, 403, &ko("DELETE", "Permission denied", "/sub/page.html"));
+    assert_json(
+        &del,
+        403,
+        &ko("DELETE", "Permission denied", "/sub/page.html"),
+    );
 }
 
 fn unsafe_is_root() -> bool {
@@ -244,7 +362,10 @@ fn rest_without_option_is_not_handled() {
         let p = send(&r.server, m, "/hello.txt", &[], b"x");
         assert_eq!(p.status, 404, "{m}");
     }
-    assert_eq!(std::fs::read(htdocs(&r).join("hello.txt")).unwrap(), b"hello world\n");
+    assert_eq!(
+        std::fs::read(htdocs(&r).join("hello.txt")).unwrap(),
+        b"hello world\n"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -257,7 +378,11 @@ fn rest_traversal_in_target_and_arguments() {
     let outside = r.dir.path().join("outside.txt");
     std::fs::write(&outside, "outside").unwrap();
     // Encoded `..` in the target is refused before any module runs.
-    for target in ["/%2e%2e/outside.txt", "/sub/%2E%2E/%2e%2e/outside.txt", "/../outside.txt"] {
+    for target in [
+        "/%2e%2e/outside.txt",
+        "/sub/%2E%2E/%2e%2e/outside.txt",
+        "/../outside.txt",
+    ] {
         let p = send(&r.server, "DELETE", target, &[], b"");
         assert!(p.status == 400 || p.status == 404, "{target}: {}", p.status);
         let p = send(&r.server, "PUT", target, &[], b"pwned");
@@ -265,26 +390,58 @@ fn rest_traversal_in_target_and_arguments() {
     }
     assert_eq!(std::fs::read(&outside).unwrap(), b"outside");
     // Arguments climbing out: mv, ln.
-    for arg in ["../outside2.txt", "/../../outside2.txt", "sub/../../outside2.txt"] {
-        let mv = send(&r.server, "POST", "/hello.txt", &["X-POST-CMD: mv", &format!("X-POST-ARG: {arg}")], b"");
+    for arg in [
+        "../outside2.txt",
+        "/../../outside2.txt",
+        "sub/../../outside2.txt",
+    ] {
+        let mv = send(
+            &r.server,
+            "POST",
+            "/hello.txt",
+            &["X-POST-CMD: mv", &format!("X-POST-ARG: {arg}")],
+            b"",
+        );
         assert_json(&mv, 403, &ko("POST", "Permission denied", "/hello.txt"));
-        let ln = send(&r.server, "POST", "/hello.txt", &["X-POST-CMD: ln", &format!("X-POST-ARG: {arg}")], b"");
+        let ln = send(
+            &r.server,
+            "POST",
+            "/hello.txt",
+            &["X-POST-CMD: ln", &format!("X-POST-ARG: {arg}")],
+            b"",
+        );
         assert_json(&ln, 403, &ko("POST", "Permission denied", "/hello.txt"));
     }
     assert!(!r.dir.path().join("outside2.txt").exists());
     assert!(htdocs(&r).join("hello.txt").exists());
     // ln whose text would resolve outside from the link's directory.
-    let ln = send(&r.server, "POST", "/hello.txt", &["X-POST-CMD: ln", "X-POST-ARG: /l"], b"");
+    let ln = send(
+        &r.server,
+        "POST",
+        "/hello.txt",
+        &["X-POST-CMD: ln", "X-POST-ARG: /l"],
+        b"",
+    );
     assert_eq!(ln.status, 200);
     // A directory link pointing out of the root cannot be written through.
     std::os::unix::fs::symlink(r.dir.path(), htdocs(&r).join("escape")).unwrap();
     let p = send(&r.server, "PUT", "/escape/x.txt", &[], b"pwned");
     assert_json(&p, 403, &ko("PUT", "Permission denied", "/escape/x.txt"));
     let p = send(&r.server, "POST", "/escape/outside.txt", &[], b"pwned");
-    assert_json(&p, 403, &ko("POST", "Permission denied", "/escape/outside.txt"));
+    assert_json(
+        &p,
+        403,
+        &ko("POST", "Permission denied", "/escape/outside.txt"),
+    );
     let p = send(&r.server, "DELETE", "/escape/outside.txt", &[], b"");
     assert_eq!(p.status, 403);
-    let p = send(&r.server, "POST", "/escape/outside.txt", &["X-POST-CMD: chmod", "X-POST-ARG: 777"], b"");
+    let p = send(
+        &r.server,
+        "POST",
+        "/escape/outside.txt",
+        &["X-POST-CMD: chmod", "X-POST-ARG: 777"],
+        b"",
+    );
     assert_eq!(p.status, 403);
     assert_eq!(std::fs::read(&outside).unwrap(), b"outside");
     assert!(!r.dir.path().join("x.txt").exists());
@@ -302,7 +459,11 @@ fn no_temp_files(dir: &Path) -> bool {
         let left = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with(".marmoset-upload-"));
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".marmoset-upload-")
+            });
         if !left {
             return true;
         }
@@ -334,7 +495,10 @@ fn rest_cut_upload_keeps_the_old_file() {
         drop(c); // the client dies half-way
         assert!(no_temp_files(&d), "{method}: temporary file left behind");
     }
-    assert_eq!(std::fs::read(d.join("hello.txt")).unwrap(), b"hello world\n");
+    assert_eq!(
+        std::fs::read(d.join("hello.txt")).unwrap(),
+        b"hello world\n"
+    );
     assert!(!d.join("fresh.bin").exists());
     assert!(r.server.log().contains("listening"), "server alive");
     let again = send(&r.server, "PUT", "/fresh.bin", &[], b"ok");
@@ -345,7 +509,11 @@ fn no_temp_now(dir: &Path) -> bool {
     !std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
-        .any(|e| e.file_name().to_string_lossy().starts_with(".marmoset-upload-"))
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".marmoset-upload-")
+        })
 }
 
 /// Two clients upload different 4 MiB bodies to one path, interleaved.
@@ -397,7 +565,9 @@ fn rest_upload_limit_is_413() {
     assert_json(&p, 413, &ko("PUT", "File too large", "/big"));
     // Without a declared length (chunked), the limit cuts the stream.
     let mut c = Client::new(&r.server);
-    c.send("PUT /big2 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    c.send(
+        "PUT /big2 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    );
     c.send(format!("{:x}\r\n", big.len()));
     c.send(&big);
     c.send("\r\n0\r\n\r\n");
@@ -429,7 +599,9 @@ fn rest_one_gib_upload_with_flat_memory() {
     assert_eq!(send(&r.server, "PUT", "/warm", &[], b"w").status, 201);
     let base = vm_rss_kib(pid);
     let mut c = Client::new(&r.server);
-    c.stream.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    c.stream
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     c.send(format!(
         "PUT /huge.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {SIZE}\r\n\r\n"
     ));
@@ -442,7 +614,9 @@ fn rest_one_gib_upload_with_flat_memory() {
             peak = peak.max(vm_rss_kib(pid));
         }
     }
-    c.stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
     let p = c.response();
     assert_json(&p, 201, &ok("PUT", "/huge.bin"));
     let f = htdocs(&r).join("huge.bin");
@@ -454,7 +628,10 @@ fn rest_one_gib_upload_with_flat_memory() {
     std::fs::remove_file(&f).unwrap();
     let grew = peak.saturating_sub(base);
     eprintln!("1 GiB upload: VmRSS baseline {base} KiB, peak {peak} KiB, growth {grew} KiB");
-    assert!(grew < 32 * 1024, "server memory grew by {grew} KiB during a 1 GiB upload");
+    assert!(
+        grew < 32 * 1024,
+        "server memory grew by {grew} KiB during a 1 GiB upload"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -474,18 +651,34 @@ fn rest_webdav_verbs() {
     assert_eq!(p.status, 207);
     let t = p.text();
     assert!(t.contains("<D:href>/hello.txt</D:href>"), "{t}");
-    assert!(t.contains("<D:getcontentlength>12</D:getcontentlength>"), "{t}");
+    assert!(
+        t.contains("<D:getcontentlength>12</D:getcontentlength>"),
+        "{t}"
+    );
     assert_eq!(t.matches("<D:response>").count(), 1);
 
-    let p = send(&r.server, "PROPFIND", "/sub", &["Depth: 1"], b"<?xml version=\"1.0\"?><propfind xmlns=\"DAV:\"><allprop/></propfind>");
+    let p = send(
+        &r.server,
+        "PROPFIND",
+        "/sub",
+        &["Depth: 1"],
+        b"<?xml version=\"1.0\"?><propfind xmlns=\"DAV:\"><allprop/></propfind>",
+    );
     assert_eq!(p.status, 207);
     let t = p.text();
     assert!(t.contains("<D:href>/sub/</D:href>"), "{t}");
     assert!(t.contains("<D:collection/>"), "{t}");
     assert!(t.contains("<D:href>/sub/page.html</D:href>"), "{t}");
     assert_eq!(t.matches("<D:response>").count(), 2);
-    assert_eq!(send(&r.server, "PROPFIND", "/", &[], b"").status, 403, "Depth: infinity");
-    assert_eq!(send(&r.server, "PROPFIND", "/nope", &["Depth: 0"], b"").status, 404);
+    assert_eq!(
+        send(&r.server, "PROPFIND", "/", &[], b"").status,
+        403,
+        "Depth: infinity"
+    );
+    assert_eq!(
+        send(&r.server, "PROPFIND", "/nope", &["Depth: 0"], b"").status,
+        404
+    );
 
     assert_eq!(send(&r.server, "MKCOL", "/col", &[], b"").status, 201);
     assert!(d.join("col").is_dir());
@@ -493,17 +686,61 @@ fn rest_webdav_verbs() {
     assert_eq!(send(&r.server, "MKCOL", "/a/b", &[], b"").status, 409);
 
     let dest = format!("Destination: http://{}/col/copy.txt", r.server.addr);
-    assert_eq!(send(&r.server, "COPY", "/hello.txt", &[&dest], b"").status, 201);
-    assert_eq!(std::fs::read(d.join("col/copy.txt")).unwrap(), b"hello world\n");
-    assert_eq!(send(&r.server, "COPY", "/index.html", &[&dest, "Overwrite: F"], b"").status, 412);
-    assert_eq!(send(&r.server, "COPY", "/index.html", &[&dest], b"").status, 204);
-    assert_eq!(std::fs::read(d.join("col/copy.txt")).unwrap(), b"<h1>home</h1>\n");
-    assert_eq!(send(&r.server, "MOVE", "/col", &["Destination: /moved"], b"").status, 201);
+    assert_eq!(
+        send(&r.server, "COPY", "/hello.txt", &[&dest], b"").status,
+        201
+    );
+    assert_eq!(
+        std::fs::read(d.join("col/copy.txt")).unwrap(),
+        b"hello world\n"
+    );
+    assert_eq!(
+        send(
+            &r.server,
+            "COPY",
+            "/index.html",
+            &[&dest, "Overwrite: F"],
+            b""
+        )
+        .status,
+        412
+    );
+    assert_eq!(
+        send(&r.server, "COPY", "/index.html", &[&dest], b"").status,
+        204
+    );
+    assert_eq!(
+        std::fs::read(d.join("col/copy.txt")).unwrap(),
+        b"<h1>home</h1>\n"
+    );
+    assert_eq!(
+        send(&r.server, "MOVE", "/col", &["Destination: /moved"], b"").status,
+        201
+    );
     assert!(d.join("moved/copy.txt").exists() && !d.join("col").exists());
-    assert_eq!(send(&r.server, "MOVE", "/moved", &["Destination: /moved/inner"], b"").status, 403);
-    assert_eq!(send(&r.server, "MOVE", "/moved", &["Destination: /../x"], b"").status, 400);
-    assert_eq!(send(&r.server, "MOVE", "/moved", &["Destination: /none/x"], b"").status, 409);
-    assert_eq!(send(&r.server, "COPY", "/sub", &["Destination: /sub2"], b"").status, 201);
+    assert_eq!(
+        send(
+            &r.server,
+            "MOVE",
+            "/moved",
+            &["Destination: /moved/inner"],
+            b""
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        send(&r.server, "MOVE", "/moved", &["Destination: /../x"], b"").status,
+        400
+    );
+    assert_eq!(
+        send(&r.server, "MOVE", "/moved", &["Destination: /none/x"], b"").status,
+        409
+    );
+    assert_eq!(
+        send(&r.server, "COPY", "/sub", &["Destination: /sub2"], b"").status,
+        201
+    );
     assert!(d.join("sub2/page.html").exists());
 
     // WebDAV PUT replaces; DELETE removes trees.
@@ -533,7 +770,16 @@ fn rest_webdav_with_rclone() {
     let url = format!("http://{}/", r.server.addr);
     let rc = |args: &[&str]| {
         let out = std::process::Command::new("rclone")
-            .args(["--config", "/dev/null", "--webdav-url", &url, "--low-level-retries", "1", "--retries", "1"])
+            .args([
+                "--config",
+                "/dev/null",
+                "--webdav-url",
+                &url,
+                "--low-level-retries",
+                "1",
+                "--retries",
+                "1",
+            ])
             .args(args)
             .output()
             .expect("run rclone");
@@ -555,15 +801,107 @@ fn rest_webdav_with_rclone() {
     rc(&["copyto", ":webdav:tree/deep/b.bin", ":webdav:b-copy.bin"]);
     // Overwrite an existing file.
     std::fs::write(up.join("a.txt"), "alpha, edited\n").unwrap();
-    rc(&["copyto", up.join("a.txt").to_str().unwrap(), ":webdav:tree/deep/a2.txt"]);
+    rc(&[
+        "copyto",
+        up.join("a.txt").to_str().unwrap(),
+        ":webdav:tree/deep/a2.txt",
+    ]);
     let down = work.path().join("down");
     rc(&["copy", ":webdav:", down.to_str().unwrap()]);
-    assert_eq!(std::fs::read(down.join("tree/deep/a2.txt")).unwrap(), b"alpha, edited\n");
-    assert_eq!(std::fs::read(down.join("b-copy.bin")).unwrap(), vec![7u8; 300_000]);
+    assert_eq!(
+        std::fs::read(down.join("tree/deep/a2.txt")).unwrap(),
+        b"alpha, edited\n"
+    );
+    assert_eq!(
+        std::fs::read(down.join("b-copy.bin")).unwrap(),
+        vec![7u8; 300_000]
+    );
     assert!(!down.join("tree/a.txt").exists());
-    assert_eq!(std::fs::read(down.join("hello.txt")).unwrap(), b"hello world\n");
+    assert_eq!(
+        std::fs::read(down.join("hello.txt")).unwrap(),
+        b"hello world\n"
+    );
     rc(&["purge", ":webdav:tree"]);
     assert!(!htdocs(&r).join("tree").exists());
     assert!(no_temp_files(&htdocs(&r)));
     let _ = std::io::stdout().flush();
+}
+
+// ---------------------------------------------------------------------------
+// User homes (option `home`, with the auth module)
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "auth")]
+#[test]
+fn rest_homes_are_private() {
+    let dir = crate::support::site();
+    std::fs::create_dir(dir.path().join("homes")).unwrap();
+    std::fs::write(
+        dir.path().join("users.txt"),
+        "alice:alicepw:users:/alice\nbob:bobpw:users:\n",
+    )
+    .unwrap();
+    let r = crate::http::run_in(
+        dir,
+        &conf(
+            "keepalivetimeout = 5; maxclients = 50; auth = { type = \"Basic\"; file = \"users.txt\"; };",
+            "options = \"rest,home\"; dochome = \"homes\";",
+        ),
+    );
+    // alice:alicepw / bob:bobpw
+    let alice = "Authorization: Basic YWxpY2U6YWxpY2Vwdw==";
+    let bob = "Authorization: Basic Ym9iOmJvYnB3";
+    let homes = r.dir.path().join("homes");
+    let p = send(&r.server, "PUT", "/~/notes.txt", &[alice], b"alice's notes");
+    assert_json(&p, 201, &ok("PUT", "/~/notes.txt"));
+    assert_eq!(
+        std::fs::read(homes.join("alice/notes.txt")).unwrap(),
+        b"alice's notes"
+    );
+    let g = send(&r.server, "GET", "/~/notes.txt", &[alice], b"");
+    assert_eq!((g.status, g.text().as_str()), (200, "alice's notes"));
+    let g = send(&r.server, "GET", "/~alice/notes.txt", &[alice], b"");
+    assert_eq!(g.status, 200);
+    // bob has his own home (named after him: his home is empty) …
+    assert_eq!(
+        send(&r.server, "GET", "/~/notes.txt", &[bob], b"").status,
+        404
+    );
+    let p = send(&r.server, "PUT", "/~/mine.txt", &[bob], b"bob");
+    assert_eq!(p.status, 201);
+    assert!(homes.join("bob/mine.txt").exists());
+    // … and no way into alice's.
+    assert_eq!(
+        send(&r.server, "GET", "/~alice/notes.txt", &[bob], b"").status,
+        403
+    );
+    assert_eq!(
+        send(&r.server, "DELETE", "/~alice/notes.txt", &[bob], b"").status,
+        403
+    );
+    assert_eq!(
+        send(&r.server, "PUT", "/~alice/evil.txt", &[bob], b"x").status,
+        403
+    );
+    let mv = send(
+        &r.server,
+        "POST",
+        "/~/mine.txt",
+        &[bob, "X-POST-CMD: mv", "X-POST-ARG: /../alice/planted.txt"],
+        b"",
+    );
+    assert_json(&mv, 403, &ko("POST", "Permission denied", "/~/mine.txt"));
+    let dest = "Destination: /~alice/planted.txt";
+    assert_eq!(
+        send(&r.server, "COPY", "/~/mine.txt", &[bob, dest], b"").status,
+        403
+    );
+    assert!(!homes.join("alice/planted.txt").exists());
+    // Without credentials: the auth module asks for them.
+    assert_eq!(send(&r.server, "GET", "/~/notes.txt", &[], b"").status, 401);
+    // The docroot is still the docroot.
+    assert_eq!(
+        send(&r.server, "GET", "/hello.txt", &[alice], b"").text(),
+        "hello world\n"
+    );
 }

@@ -57,6 +57,22 @@ async def echo(url):
     print("echo ok")
 
 
+async def too_big(url, limit):
+    """A message over `maxmessage` closes the connection with 1009."""
+    limit = int(limit)
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send("x" * limit)
+        check(len(await recv(ws)) == limit, "a message of exactly the limit passes")
+        await ws.send("y" * (limit + 1))
+        try:
+            await recv(ws)
+            raise AssertionError("a message over the limit came back")
+        except ConnectionClosed:
+            pass
+        check(ws.close_code == 1009, f"close code {ws.close_code}")
+    print(f"size limit ok: {limit + 1} bytes closed with 1009")
+
+
 async def stream_echo(url):
     """A SOCK_STREAM echo: small messages come back whole."""
     async with websockets.connect(url) as ws:
@@ -194,11 +210,45 @@ async def direct(url, path):
     print(f"direct ok: socket handed over with payload {peer}")
 
 
+def producer(path, rate):
+    """A plain-stream producer: `rate` bytes a second in 32 KiB chunks, to
+    every reader, until killed. (`url` is unused: the socket path comes
+    first.)"""
+    if os.path.exists(path):
+        os.unlink(path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+    server.setblocking(False)
+    readers = []
+    chunk = bytes(range(256)) * 128
+    period = len(chunk) / int(rate)
+    next_at = time.monotonic()
+    while True:
+        try:
+            conn, _ = server.accept()
+            conn.setblocking(True)
+            readers.append(conn)
+        except BlockingIOError:
+            pass
+        for r in readers[:]:
+            try:
+                r.sendall(chunk)
+            except OSError:
+                readers.remove(r)
+        next_at += period
+        time.sleep(max(0.0, next_at - time.monotonic()))
+
+
 def main():
+    if sys.argv[1] == "producer":
+        producer(*sys.argv[2:])
+        return
     cmd, url, *args = sys.argv[1:]
     fn = {
         "echo": echo,
         "stream-echo": stream_echo,
+        "too-big": too_big,
         "close-codes": close_codes,
         "chat": chat,
         "wss": wss,

@@ -19,8 +19,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr, connect, recv, send,
-    shutdown, socket,
+    AddressFamily, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr, connect, recv, send, shutdown,
+    socket,
 };
 use tokio::io::Interest;
 use tokio::net::UnixStream;

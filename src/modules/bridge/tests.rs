@@ -32,8 +32,14 @@ fn lookup_finds_sockets_inside_only() {
     assert_eq!(dir.lookup("/nope"), Entry::Missing);
     assert_eq!(dir.lookup("/sub"), Entry::Dir(root.join("sub")));
     let sub = root.join("sub");
-    assert_eq!(dir.lookup_name(Some(&sub), "echo"), Entry::Socket(sub.join("echo")));
-    assert_eq!(dir.lookup_name(None, "chat"), Entry::Socket(root.join("chat")));
+    assert_eq!(
+        dir.lookup_name(Some(&sub), "echo"),
+        Entry::Socket(sub.join("echo"))
+    );
+    assert_eq!(
+        dir.lookup_name(None, "chat"),
+        Entry::Socket(root.join("chat"))
+    );
     assert_eq!(dir.lookup_name(Some(&sub), "../chat"), Entry::Missing);
     assert_eq!(dir.lookup_name(None, ".."), Entry::Missing);
     assert_eq!(dir.lookup_name(Some(outside.path()), "x"), Entry::Missing);
@@ -64,7 +70,11 @@ fn preamble_names_the_user() {
         version: crate::server_info::HttpVersion::Http11,
         default_headers: HeaderMap::new(),
     });
-    let mut ctx = RequestCtx::new(info, "192.0.2.7:5000".parse().unwrap(), "127.0.0.1:80".parse().unwrap());
+    let mut ctx = RequestCtx::new(
+        info,
+        "192.0.2.7:5000".parse().unwrap(),
+        "127.0.0.1:80".parse().unwrap(),
+    );
     ctx.path = "/chat".into();
     ctx.user = Some(User {
         name: "ali\r\nce".into(),
@@ -85,11 +95,19 @@ async fn stream_and_packet_sockets_are_told_apart() {
     let packet_path = d.path().join("p");
     let _s = UnixListener::bind(&stream_path).unwrap();
     let _p = seqpacket_listener(&packet_path);
-    let b = Backend::connect(&stream_path, Prefer::Stream).await.unwrap();
+    let b = Backend::connect(&stream_path, Prefer::Stream)
+        .await
+        .unwrap();
     assert!(!b.is_packet());
-    let b = Backend::connect(&packet_path, Prefer::Stream).await.unwrap();
+    let b = Backend::connect(&packet_path, Prefer::Stream)
+        .await
+        .unwrap();
     assert!(b.is_packet());
-    assert!(Backend::connect(&stream_path, Prefer::PacketOnly).await.is_err());
+    assert!(
+        Backend::connect(&stream_path, Prefer::PacketOnly)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

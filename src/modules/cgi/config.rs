@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::print::quote;
 use crate::cgi_env::{server_timeout, string_list};
+use crate::config::print::quote;
 use crate::config::value::Span;
 use crate::config::{Problem, Section};
 
@@ -55,14 +55,20 @@ impl CgiConfig {
         let max_time = match sec.float("maxtime") {
             Some(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
             Some(_) => {
-                sec.error("maxtime", Problem::BadValue("must be greater than 0".into()));
+                sec.error(
+                    "maxtime",
+                    Problem::BadValue("must be greater than 0".into()),
+                );
                 DEFAULT_MAX_TIME
             }
             None => DEFAULT_MAX_TIME,
         };
         let max_scripts = match sec.uint("maxscripts") {
             Some(0) => {
-                sec.error("maxscripts", Problem::BadValue("must be greater than 0".into()));
+                sec.error(
+                    "maxscripts",
+                    Problem::BadValue("must be greater than 0".into()),
+                );
                 DEFAULT_MAX_SCRIPTS
             }
             Some(n) => n as usize,

@@ -45,8 +45,9 @@
 pub mod config;
 pub mod output;
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,8 +62,8 @@ use tokio::sync::Semaphore;
 pub use config::CgiConfig;
 
 use self::output::{HeadError, Output, Proc, ScriptHead};
-pub use crate::cgi_env as env;
 use crate::body::Body;
+pub use crate::cgi_env as env;
 use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
@@ -181,7 +182,10 @@ impl Cgi {
         cmd.arg0(script.name.trim_start_matches('/'))
             .current_dir(self.root.dir())
             .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k, std::ffi::OsStr::from_bytes(v))))
+            .envs(
+                vars.iter()
+                    .map(|(k, v)| (k, std::ffi::OsStr::from_bytes(v))),
+            )
             .stdin(if body.is_some() {
                 Stdio::piped()
             } else {
@@ -207,10 +211,18 @@ impl Cgi {
         }
         let too_large = Arc::new(AtomicBool::new(false));
         if let (Some(body), Some(stdin)) = (body, child.stdin.take()) {
-            tokio::spawn(feed(body, stdin, self.timeout, child.id(), too_large.clone()));
+            tokio::spawn(feed(
+                body,
+                stdin,
+                self.timeout,
+                child.id(),
+                too_large.clone(),
+            ));
         }
         let mut proc = Proc::new(child, name, slot);
-        let mut stdout = proc.stdout().ok_or_else(|| HttpError::internal("no stdout"))?;
+        let mut stdout = proc
+            .stdout()
+            .ok_or_else(|| HttpError::internal("no stdout"))?;
         let deadline = tokio::time::Instant::now() + self.max_time;
         let (sh, first) = match output::read_head(&mut stdout, self.timeout, deadline).await {
             Ok(h) => h,
@@ -369,13 +381,3 @@ impl Module for Cgi {
         })
     }
 }
-
-/// The root a script path is resolved in (for tests and `--list-roots`).
-impl Cgi {
-    /// The canonical script directory.
-    pub fn root(&self) -> &Path {
-        self.root.dir()
-    }
-}
-
-use std::os::unix::ffi::OsStrExt;

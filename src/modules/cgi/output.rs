@@ -128,14 +128,16 @@ pub fn parse_head(block: &[u8]) -> Result<ScriptHead, HeadError> {
         };
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
-            "status" => head.status = Some(status_code(value.split_whitespace().next().unwrap_or(""))?),
+            "status" => {
+                head.status = Some(status_code(value.split_whitespace().next().unwrap_or(""))?)
+            }
             "location" if !value.is_empty() => head.location = Some(value.to_string()),
             "location" | "connection" | "transfer-encoding" | "keep-alive" => {}
             n => {
                 let name = HeaderName::from_bytes(n.as_bytes())
                     .map_err(|_| HeadError::Bad(line.to_string()))?;
-                let value = HeaderValue::from_str(value)
-                    .map_err(|_| HeadError::Bad(line.to_string()))?;
+                let value =
+                    HeaderValue::from_str(value).map_err(|_| HeadError::Bad(line.to_string()))?;
                 head.headers.push((name, value));
             }
         }
@@ -234,7 +236,13 @@ pub struct Output {
 
 impl Output {
     /// Stream `stdout` (after `first`, the bytes read with the headers).
-    pub fn new(proc: Proc, stdout: ChildStdout, first: Bytes, idle: Duration, deadline: Instant) -> Output {
+    pub fn new(
+        proc: Proc,
+        stdout: ChildStdout,
+        first: Bytes,
+        idle: Duration,
+        deadline: Instant,
+    ) -> Output {
         Output {
             stdout,
             first: Some(first),

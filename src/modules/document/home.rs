@@ -84,7 +84,8 @@ impl Homes {
             return Ok(Scope::docroot(docroot));
         };
         let named = after.split('/').next().unwrap_or_default();
-        let user = user.ok_or_else(|| HttpError::forbidden("`/~` without an authenticated user"))?;
+        let user =
+            user.ok_or_else(|| HttpError::forbidden("`/~` without an authenticated user"))?;
         if !named.is_empty() && named != user.name {
             return Err(HttpError::forbidden(format!(
                 "user `{}` asked for the home of `{named}`",

@@ -59,7 +59,7 @@ pub async fn handle(
             }
             put(doc, req, rel, scope, &ctype, reply).await
         }
-        Method::POST => post(doc, req, uri, rel, scope, reply).await,
+        Method::POST => post(doc, req, rel, scope, reply).await,
         _ => {
             let Ok(target) = WritePath::new(&scope.root, rel) else {
                 return match std::fs::symlink_metadata(scope.root.dir().join(&rel[1..])) {
@@ -170,7 +170,13 @@ fn content_type(req: &Request) -> String {
     req.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -273,13 +279,15 @@ fn link(scope: &Scope<'_>, rel: &str, target: &str) -> io::Result<()> {
 async fn post(
     doc: &Document,
     req: Request,
-    uri: &str,
     rel: &str,
     scope: &Scope<'_>,
     reply: Reply<'_>,
 ) -> Response {
     let cmd = header(&req, "x-post-cmd").map(str::trim).map(str::to_owned);
-    let arg = header(&req, "x-post-arg").map(str::trim).unwrap_or("").to_owned();
+    let arg = header(&req, "x-post-arg")
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned();
     let result = match cmd.as_deref() {
         None => return replace(doc, req, rel, scope, reply).await,
         Some("mv") if arg.is_empty() => Ok(()),
@@ -298,7 +306,6 @@ async fn post(
             return reply.ko_with(StatusCode::OK, &errno(libc::EINVAL));
         }
     };
-    let _ = uri;
     match result {
         Ok(()) => reply.ok(StatusCode::OK),
         Err(e) => reply.ko(&e),

@@ -450,7 +450,11 @@ fn config_errors_and_warnings() {
     let o = cfgs[0].options;
     assert!(o.rest && o.webdav && o.home);
     assert_eq!(cfgs[0].max_upload, 8 << 30);
-    assert!(cfgs[0].print().contains("options = \"rest,webdav,home\"; maxuploadsize = 8589934592L;"));
+    assert!(
+        cfgs[0]
+            .print()
+            .contains("options = \"rest,webdav,home\"; maxuploadsize = 8589934592L;")
+    );
 
     let (_, diags) = read_sections(
         "document = { docroot = \"x\"; maxuploadsize = -1; };",
@@ -486,13 +490,19 @@ fn homes_site() -> (tempfile::TempDir, Document) {
 async fn home_serves_the_users_own_home() {
     let (d, doc) = homes_site();
     let foo = user("foo", "/foo");
-    let a = call_as(&doc, Some(&foo), "GET", "/~/notes.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&foo), "GET", "/~/notes.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(a.body, "foo's notes");
-    let a = call_as(&doc, Some(&foo), "GET", "/~foo/notes.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&foo), "GET", "/~foo/notes.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.body, "foo's notes");
     // Outside `/~` the docroot is served as usual.
-    let a = call_as(&doc, Some(&foo), "GET", "/a.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&foo), "GET", "/a.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 200);
     // `/~` alone is the home directory: redirected to `/~/`.
     let a = call_as(&doc, Some(&foo), "GET", "/~", &[]).await.unwrap();
@@ -501,11 +511,18 @@ async fn home_serves_the_users_own_home() {
 
     // A new user's home is created on first use, and REST works in it.
     let bar = user("bar", "");
-    let a = call_as(&doc, Some(&bar), "PUT", "/~/docs/", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&bar), "PUT", "/~/docs/", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(a.body, "{\"method\":\"PUT\",\"result\":\"OK\",\"name\":\"/~/docs/\"}\n");
+    assert_eq!(
+        a.body,
+        "{\"method\":\"PUT\",\"result\":\"OK\",\"name\":\"/~/docs/\"}\n"
+    );
     assert!(d.path().join("home/bar/docs").is_dir());
-    let a = call_as(&doc, Some(&bar), "DELETE", "/~/docs", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&bar), "DELETE", "/~/docs", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 200);
     assert!(!d.path().join("home/bar/docs").exists());
 }
@@ -516,13 +533,19 @@ async fn home_of_another_user_is_refused() {
     let bar = user("bar", "/bar");
     let a = call_as(&doc, Some(&bar), "GET", "/~/notes.txt", &[]).await;
     assert!(a.is_none(), "bar has no notes.txt: declined (404)");
-    let a = call_as(&doc, Some(&bar), "GET", "/~foo/notes.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&bar), "GET", "/~foo/notes.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 403);
-    let a = call_as(&doc, Some(&bar), "DELETE", "/~foo/notes.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&bar), "DELETE", "/~foo/notes.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 403);
     // A home that climbs out of dochome.
     let evil = user("evil", "/../foo");
-    let a = call_as(&doc, Some(&evil), "GET", "/~/notes.txt", &[]).await.unwrap();
+    let a = call_as(&doc, Some(&evil), "GET", "/~/notes.txt", &[])
+        .await
+        .unwrap();
     assert_eq!(a.status, 403);
     // X-POST-ARG cannot leave the home either.
     let a = call_as(

@@ -135,7 +135,10 @@ pub async fn store(
     perm: u32,
 ) -> Result<Stored, UploadError> {
     let mut temp = temp_in(dir, perm)?;
-    let mut file = temp.file.take().ok_or_else(|| io::Error::other("no file"))?;
+    let mut file = temp
+        .file
+        .take()
+        .ok_or_else(|| io::Error::other("no file"))?;
     let mut buf = BytesMut::with_capacity(WRITE_BUFFER);
     while let Some(chunk) = body.chunk().await? {
         buf.extend_from_slice(&chunk);

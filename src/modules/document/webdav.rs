@@ -123,7 +123,12 @@ async fn propfind(
     // The request body names properties; every client accepts the full set,
     // so it is read (bounded by maxbodysize) and ignored.
     while req.body_mut().chunk().await?.is_some() {}
-    let real = match scope.root.dir().join(rel.trim_start_matches('/')).canonicalize() {
+    let real = match scope
+        .root
+        .dir()
+        .join(rel.trim_start_matches('/'))
+        .canonicalize()
+    {
         Ok(p) if p.starts_with(scope.root.dir()) => p,
         _ => return Err(HttpError::not_found()),
     };
@@ -346,7 +351,11 @@ fn copy_tree(src: &Path, dst: &Path, shallow: bool) -> io::Result<()> {
     }
     for child in std::fs::read_dir(src)? {
         let child = child?;
-        if child.file_name().as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+        if child
+            .file_name()
+            .as_bytes()
+            .starts_with(TEMP_PREFIX.as_bytes())
+        {
             continue;
         }
         copy_tree(&child.path(), &dst.join(child.file_name()), false)?;

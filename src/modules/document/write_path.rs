@@ -69,7 +69,10 @@ impl WritePath {
 /// The canonical path of an existing `rel`, links followed, which must
 /// stay inside the root (else `EACCES`).
 pub fn existing(root: &Root, rel: &str) -> io::Result<PathBuf> {
-    let real = root.dir().join(rel.trim_start_matches('/')).canonicalize()?;
+    let real = root
+        .dir()
+        .join(rel.trim_start_matches('/'))
+        .canonicalize()?;
     if !real.starts_with(root.dir()) {
         return Err(errno(libc::EACCES));
     }

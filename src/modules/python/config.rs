@@ -60,7 +60,9 @@ impl PythonConfig {
         let scripts = string_list(sec, "scripts");
         let application = sec.str("application");
         if let Some(a) = &application {
-            if a.split_once(':').is_none_or(|(m, n)| m.is_empty() || n.is_empty()) {
+            if a.split_once(':')
+                .is_none_or(|(m, n)| m.is_empty() || n.is_empty())
+            {
                 sec.error(
                     "application",
                     Problem::BadValue(format!("`{a}`: expected `module:callable`")),
@@ -75,7 +77,10 @@ impl PythonConfig {
         let virtualenv = sec.str("virtualenv").map(PathBuf::from);
         let max_requests = match sec.uint("maxrequests") {
             Some(0) => {
-                sec.error("maxrequests", Problem::BadValue("must be greater than 0".into()));
+                sec.error(
+                    "maxrequests",
+                    Problem::BadValue("must be greater than 0".into()),
+                );
                 DEFAULT_MAX_REQUESTS
             }
             Some(n) => n as usize,
@@ -108,7 +113,11 @@ impl PythonConfig {
     pub fn print(&self) -> String {
         let mut o = format!("{{ docroot = {};", quote(&self.docroot.to_string_lossy()));
         let list = |v: &[String]| v.iter().map(|e| quote(e)).collect::<Vec<_>>().join(", ");
-        for (key, value) in [("allow", &self.allow), ("deny", &self.deny), ("application", &self.application)] {
+        for (key, value) in [
+            ("allow", &self.allow),
+            ("deny", &self.deny),
+            ("application", &self.application),
+        ] {
             if let Some(v) = value {
                 o.push_str(&format!(" {key} = {};", quote(v)));
             }

@@ -67,7 +67,10 @@ impl UpgradeConfig {
         let user = has_option(&sec.str("options").unwrap_or_default(), "user");
         for key in ["serveraddr", "port"] {
             if sec.value(key).is_some() {
-                sec.warn(key, Problem::BadValue("TCP back-ends are not supported".into()));
+                sec.warn(
+                    key,
+                    Problem::BadValue("TCP back-ends are not supported".into()),
+                );
             }
         }
         for (key, v) in [("docroot", &docroot), ("upgrade", &upgrade)] {
@@ -134,7 +137,9 @@ impl Upgrade {
         // not: the filter's "deny last" reading with an empty default deny.
         let deny = cfg.deny.as_deref().unwrap_or("");
         Ok(Upgrade {
-            dir: SocketDir::new(std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone())),
+            dir: SocketDir::new(
+                std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone()),
+            ),
             token,
             filter: UriFilter::new(cfg.allow.as_deref(), Some(deny), Some(true)),
             user: cfg.user,
@@ -147,7 +152,10 @@ impl Upgrade {
             return Ok(Handled::Declined(req));
         }
         if !self.filter.accepts(&ctx.path) {
-            return Err(HttpError::forbidden(format!("{}: refused by the filter", ctx.path)));
+            return Err(HttpError::forbidden(format!(
+                "{}: refused by the filter",
+                ctx.path
+            )));
         }
         let Entry::Socket(path) = self.dir.lookup(&ctx.path) else {
             return Err(HttpError::forbidden(format!("{}: no socket", ctx.path)));
@@ -157,7 +165,9 @@ impl Upgrade {
             .map_err(|e| HttpError::forbidden(format!("{}: {e}", path.display())))?;
         let preamble = self.user.then(|| bridge::preamble(ctx));
         let peer = ctx.peer;
-        bridge::on_upgrade(&mut req, peer, move |client| relay(client, backend, preamble, peer));
+        bridge::on_upgrade(&mut req, peer, move |client| {
+            relay(client, backend, preamble, peer)
+        });
         let mut resp = Response::new(Body::empty());
         *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         resp.headers_mut()
@@ -179,7 +189,9 @@ async fn relay(client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer
                     return;
                 }
             }
-            tokio::io::copy_bidirectional(&mut client, &mut s).await.map(|_| ())
+            tokio::io::copy_bidirectional(&mut client, &mut s)
+                .await
+                .map(|_| ())
         }
         packet @ Backend::Packet(_) => relay_packets(client, packet, preamble).await,
     };

@@ -29,7 +29,12 @@ use crate::modules::bridge::Backend;
 type PlainIo = TokioIo<Rewind<TcpStream>>;
 
 /// Send the client's socket to `backend`, then forget both.
-pub async fn hand_over(client: Upgraded, backend: Backend, peer: SocketAddr, preamble: Option<Bytes>) {
+pub async fn hand_over(
+    client: Upgraded,
+    backend: Backend,
+    peer: SocketAddr,
+    preamble: Option<Bytes>,
+) {
     let parts = match client.downcast::<PlainIo>() {
         Ok(p) => p,
         Err(_) => {

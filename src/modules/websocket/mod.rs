@@ -84,7 +84,9 @@ impl Websocket {
             );
         }
         Ok(Websocket {
-            dir: SocketDir::new(std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone())),
+            dir: SocketDir::new(
+                std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone()),
+            ),
             filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
             options: cfg.options,
             max_message: cfg.max_message,
@@ -101,7 +103,9 @@ impl Websocket {
         let offered = protocols(&req);
         let (path, chosen) = self.target(&ctx.path, &offered)?;
         let accept = match kind {
-            Handshake::Http1 if !version_ok(&req) => return Ok(Handled::Served(upgrade_required())),
+            Handshake::Http1 if !version_ok(&req) => {
+                return Ok(Handled::Served(upgrade_required()));
+            }
             Handshake::Http1 => Some(accept_key(&req)?),
             Handshake::Http2 => None,
         };
@@ -143,10 +147,12 @@ impl Websocket {
         offered: &[String],
     ) -> Result<(std::path::PathBuf, Option<String>), HttpError> {
         let by_name = |dir: Option<&std::path::Path>| {
-            offered.iter().find_map(|p| match self.dir.lookup_name(dir, p) {
-                Entry::Socket(s) => Some((s, Some(p.clone()))),
-                _ => None,
-            })
+            offered
+                .iter()
+                .find_map(|p| match self.dir.lookup_name(dir, p) {
+                    Entry::Socket(s) => Some((s, Some(p.clone()))),
+                    _ => None,
+                })
         };
         let found = match self.dir.lookup(uri) {
             Entry::Socket(s) => Some((s, offered.first().cloned())),
@@ -161,13 +167,27 @@ impl Websocket {
 /// The handshake `req` starts, if any.
 fn handshake(req: &Request) -> Option<Handshake> {
     if req.version() == Version::HTTP_2 {
-        let proto = req.extensions().get::<hyper::ext::Protocol>()?;
-        return (req.method() == Method::CONNECT
-            && proto.as_str().eq_ignore_ascii_case("websocket"))
-        .then_some(Handshake::Http2);
+        return (req.method() == Method::CONNECT && connect_protocol_is_websocket(req))
+            .then_some(Handshake::Http2);
     }
-    (req.method() == Method::GET && bridge::wants_upgrade(req.headers(), "websocket"))
-        .then_some(Handshake::Http1)
+    (req.version() == Version::HTTP_11
+        && req.method() == Method::GET
+        && bridge::wants_upgrade(req.headers(), "websocket"))
+    .then_some(Handshake::Http1)
+}
+
+/// Whether an HTTP/2 extended CONNECT names the `websocket` protocol.
+#[cfg(feature = "http2")]
+fn connect_protocol_is_websocket(req: &Request) -> bool {
+    req.extensions()
+        .get::<hyper::ext::Protocol>()
+        .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+}
+
+/// Without HTTP/2 there is no extended CONNECT.
+#[cfg(not(feature = "http2"))]
+fn connect_protocol_is_websocket(_req: &Request) -> bool {
+    false
 }
 
 /// The offered sub-protocols, in order.

@@ -83,8 +83,8 @@ pub async fn run(
         .max_write_buffer_size(max.saturating_mul(2).max(64 * 1024))
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let ws: Ws = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(config))
-        .await;
+    let ws: Ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(config)).await;
     let (mut sink, mut stream) = ws.split();
     let close = tokio::select! {
         end = client_to_server(&mut stream, &mut to_server) => match end {
@@ -248,7 +248,10 @@ mod tests {
         let mut first = b"caf".to_vec();
         first.push(e[0]);
         assert_eq!(text(s.next(Bytes::from(first))), Some("caf".into()));
-        assert_eq!(text(s.next(Bytes::from(vec![e[1], b'!']))), Some("é!".into()));
+        assert_eq!(
+            text(s.next(Bytes::from(vec![e[1], b'!']))),
+            Some("é!".into())
+        );
         assert_eq!(s.finish(), None);
     }
 
@@ -264,7 +267,13 @@ mod tests {
 
     #[test]
     fn packets_are_whole_messages() {
-        assert!(matches!(message(Bytes::from_static(b"{}")), Message::Text(_)));
-        assert!(matches!(message(Bytes::from_static(&[0xff])), Message::Binary(_)));
+        assert!(matches!(
+            message(Bytes::from_static(b"{}")),
+            Message::Text(_)
+        ));
+        assert!(matches!(
+            message(Bytes::from_static(&[0xff])),
+            Message::Binary(_)
+        ));
     }
 }

@@ -203,7 +203,10 @@ impl Hub {
                     }
                 }
             }
-            log::info!("webstream {}: producer gone, waiting for it", path.display());
+            log::info!(
+                "webstream {}: producer gone, waiting for it",
+                path.display()
+            );
             backend = match self.reconnect(&path, &tx).await {
                 Some(b) => b,
                 None => return,

@@ -82,7 +82,9 @@ impl Webstream {
             );
         }
         Ok(Webstream {
-            dir: SocketDir::new(std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone())),
+            dir: SocketDir::new(
+                std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone()),
+            ),
             filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
             options: cfg.options,
             interval: cfg.interval,
@@ -98,7 +100,10 @@ impl Webstream {
         let path = match self.dir.lookup(&ctx.path) {
             Entry::Missing => return Ok(Handled::Declined(req)),
             Entry::Dir(_) | Entry::Other => {
-                return Err(HttpError::bad_request(format!("{}: not a socket", ctx.path)));
+                return Err(HttpError::bad_request(format!(
+                    "{}: not a socket",
+                    ctx.path
+                )));
             }
             Entry::Socket(p) => p,
         };
@@ -161,7 +166,10 @@ impl Module for Webstream {
 
 /// Send `data`, giving up after [`STALL_LIMIT`]; whether the client took it.
 async fn send(tx: &BodySender, data: Bytes) -> bool {
-    matches!(tokio::time::timeout(STALL_LIMIT, tx.send(data)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(STALL_LIMIT, tx.send(data)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// End the response as incomplete (the connection is closed without the
@@ -211,7 +219,10 @@ async fn pump_parts(mut rx: watch::Receiver<Option<Bytes>>, tx: BodySender, part
             frame.len()
         );
         if parts.date {
-            head.push_str(&format!("Date: {}\r\n", httpdate::fmt_http_date(std::time::SystemTime::now())));
+            head.push_str(&format!(
+                "Date: {}\r\n",
+                httpdate::fmt_http_date(std::time::SystemTime::now())
+            ));
         }
         head.push_str("\r\n");
         if !send(&tx, Bytes::from(head)).await || !send(&tx, frame).await {
