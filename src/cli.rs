@@ -51,7 +51,8 @@ usage: marmoset [options]
   -C, --check           check the configuration, print it, and exit
   -M, --modules DIR     accepted for compatibility, ignored (modules are built in)
       --list-roots      print every server and the URI roots its modules serve
-      --mode MODE       mono (one thread) or threads (overrides `mode`)
+      --mode MODE       mono (one thread), threads or process (one child process
+                        per connection); overrides `mode`
       --workers N       worker threads in threads mode (default: one per core)
   -V, --version         print the version and exit
   -h, --help            print this help and exit

@@ -3,6 +3,7 @@
 mod cli;
 mod init_d;
 mod logger;
+mod process;
 mod sys;
 
 use std::path::{Path, PathBuf};
@@ -108,7 +109,10 @@ fn run(cli: cli::Cli) -> Result<()> {
     if let Some(p) = &pidfile {
         write_pidfile(p)?;
     }
-    logger::start_flusher().context("cannot start the log thread")?;
+    if mode != marmoset::Mode::Process {
+        // Process mode forks: its parent must stay single-threaded.
+        logger::start_flusher().context("cannot start the log thread")?;
+    }
     if let Some(init) = &config.init_d {
         init_d::run(init, "start");
     }
@@ -122,7 +126,9 @@ fn run(cli: cli::Cli) -> Result<()> {
     }
     log::logger().flush();
     let reloader = bound.reloader();
-    reloader.clone().watch(Duration::from_secs(5));
+    if mode != marmoset::Mode::Process {
+        reloader.clone().watch(Duration::from_secs(5));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -135,6 +141,15 @@ fn run(cli: cli::Cli) -> Result<()> {
         reload(&reloader, &path, &cli);
     };
     let served = match mode {
+        marmoset::Mode::Process => {
+            drop(signals);
+            drop(rt);
+            process::serve(bound.into_listeners(), reloader.clone(), |r| {
+                log::info!("SIGHUP: reloading {}", path.display());
+                reload(r, &path, &cli);
+            });
+            Ok(())
+        }
         marmoset::Mode::Mono => rt.block_on(bound.serve(signals.stop(on_hup))),
         threads => {
             let running = bound.start(threads, None)?;
@@ -183,8 +198,9 @@ fn effective_mode(cli: &cli::Cli, configured: marmoset::Mode) -> Result<marmoset
         (None, Mode::Threads(n)) => Mode::Threads(workers(n)),
         (None, Mode::Mono) | (Some("mono"), _) => Mode::Mono,
         (Some("threads"), Mode::Threads(n)) => Mode::Threads(workers(n)),
-        (Some("threads"), Mode::Mono) => Mode::Threads(workers(0)),
-        (Some(other), _) => bail!("--mode {other}: expected mono or threads"),
+        (Some("threads"), _) => Mode::Threads(workers(0)),
+        (None, Mode::Process) | (Some("process"), _) => Mode::Process,
+        (Some(other), _) => bail!("--mode {other}: expected mono, threads or process"),
     })
 }
 

@@ -127,3 +127,82 @@ pub fn notify(state: &str) {
         log::warn!("systemd notification failed: {e}");
     }
 }
+
+/// Set by SIGTERM / SIGINT in process mode (no runtime in the parent).
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set by SIGHUP in process mode.
+pub static HUP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+extern "C" fn on_hup(_: libc::c_int) {
+    HUP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Install flag-setting handlers for SIGTERM, SIGINT and SIGHUP (process
+/// mode, where the parent runs no async runtime).
+pub fn install_flag_handlers() {
+    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
+    }
+}
+
+/// Restore the default signal dispositions (in a forked child).
+pub fn default_signals() {
+    // SAFETY: plain system calls.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGHUP, libc::SIG_DFL);
+    }
+}
+
+/// `fork()`: `Ok(0)` in the child, `Ok(pid)` in the parent.
+pub fn fork() -> io::Result<i32> {
+    // SAFETY: process mode forks from a single-threaded parent (no runtime,
+    // no helper threads), so the child cannot inherit a held lock.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
+}
+
+/// Reap one finished child without waiting; its pid, if any.
+pub fn reap() -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: status points to a valid integer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    (pid > 0).then_some(pid)
+}
+
+/// Wait until one of `fds` is readable or `timeout_ms` pass; which ones are.
+pub fn poll_readable(fds: &[i32], timeout_ms: i32) -> Vec<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pfds is a valid array of pollfd of the given length.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if n <= 0 {
+        return vec![false; fds.len()];
+    }
+    pfds.iter().map(|p| p.revents & libc::POLLIN != 0).collect()
+}
+
+/// Close a descriptor this process does not need (a forked child's copy of
+/// the listening sockets).
+pub fn close(fd: i32) {
+    // SAFETY: the descriptor is not used afterwards by this process.
+    unsafe {
+        libc::close(fd);
+    }
+}

@@ -31,7 +31,7 @@ pub fn text(field: &[u8]) -> String {
 
 /// A request head carrying `headers` (those whose value is not a valid
 /// header value are left out, as hyper would refuse them).
-pub fn head(headers: &[(&str, &[u8])]) -> http::request::Parts {
+pub fn head(headers: &[(&'static str, &[u8])]) -> http::request::Parts {
     let mut req = http::Request::new(());
     for (name, value) in headers {
         if let Ok(v) = http::HeaderValue::from_bytes(value) {

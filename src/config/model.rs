@@ -25,7 +25,7 @@ pub struct Config {
     pub config_d: Option<PathBuf>,
     /// `init_d`: script or directory of scripts run at start and stop.
     pub init_d: Option<PathBuf>,
-    /// `mode` (marmoset): `mono` (one thread, default) or `threads`.
+    /// `mode` (marmoset): `mono` (one thread, default), `threads` or `process`.
     pub mode: crate::engine::Mode,
     /// `mimetypes`: extra extension → type mappings.
     pub mimetypes: Vec<MimeTypeConfig>,
@@ -164,10 +164,13 @@ fn mode_of(top: &Section<'_>) -> crate::engine::Mode {
     match top.str("mode").as_deref() {
         None | Some("mono") => Mode::Mono,
         Some("threads") => Mode::Threads(workers),
+        Some("process") => Mode::Process,
         Some(other) => {
             top.error(
                 "mode",
-                Problem::BadValue(format!("`{other}`: expected \"mono\" or \"threads\"")),
+                Problem::BadValue(format!(
+                    "`{other}`: expected \"mono\", \"threads\" or \"process\""
+                )),
             );
             Mode::Mono
         }

@@ -35,6 +35,7 @@ pub fn effective(config: &Config, path: &Path) -> String {
     };
     match config.mode {
         crate::engine::Mode::Mono => o.push_str("mode = \"mono\";\n"),
+        crate::engine::Mode::Process => o.push_str("mode = \"process\";\n"),
         crate::engine::Mode::Threads(n) => {
             let _ = writeln!(o, "mode = \"threads\";\nworkers = {n};");
         }

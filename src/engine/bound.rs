@@ -33,7 +33,8 @@ struct Shared {
     listeners: Vec<(std::net::TcpListener, SiteSlot, Arc<Semaphore>)>,
 }
 
-fn current(slot: &SiteSlot) -> Arc<Site> {
+/// The site a slot holds now.
+pub fn current(slot: &SiteSlot) -> Arc<Site> {
     match slot.read() {
         Ok(s) => s.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
@@ -99,6 +100,12 @@ impl Bound {
             .iter()
             .filter_map(|l| Some((l.sock.local_addr().ok()?, current(&l.slot).pipeline.roots())))
             .collect()
+    }
+
+    /// The sockets and their sites, for a caller that runs its own accept
+    /// loop (the binary's process-per-connection mode).
+    pub fn into_listeners(self) -> Vec<(std::net::TcpListener, SiteSlot)> {
+        self.listeners.into_iter().map(|l| (l.sock, l.slot)).collect()
     }
 
     /// A handle that reloads certificates and configurations while serving.

@@ -66,6 +66,18 @@ pub struct Vhost {
 }
 
 impl Site {
+    /// The connection limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The verdict of the connection filter (`clientfilter`) on `peer`.
+    pub fn check_peer(&self, peer: &SocketAddr) -> super::transport::Verdict {
+        self.filter
+            .as_ref()
+            .map_or(super::transport::Verdict::Accept, |f| f.check(peer))
+    }
+
     /// The pipeline for a request: the first virtual host its `Host` (or
     /// HTTP/2 authority) matches, else the server's own.
     fn pipeline_for(&self, req: &Request) -> &Arc<Pipeline> {
@@ -123,12 +135,27 @@ impl Site {
     }
 }
 
-/// Serve one connection until it closes or the server shuts down.
+/// Keeps a connection counted — its `maxclients` slot, its process in
+/// process mode — while something outlives the HTTP exchange: the bridge of
+/// an upgraded connection takes a clone from the request's extensions.
+#[derive(Clone)]
+pub struct ConnHold(#[allow(dead_code)] Arc<dyn std::any::Any + Send + Sync>);
+
+impl ConnHold {
+    /// Hold `what` (a semaphore permit, a token) until every clone is gone.
+    pub fn new(what: impl std::any::Any + Send + Sync) -> Self {
+        ConnHold(Arc::new(what))
+    }
+}
+
+/// Serve one connection until it closes or the server shuts down; `hold`
+/// is dropped when the connection and everything it upgraded to are done.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     site: Arc<Site>,
     mut shutdown: watch::Receiver<bool>,
+    hold: ConnHold,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
@@ -137,6 +164,7 @@ pub async fn serve(
         local,
         tls: None,
         site,
+        hold,
     };
     let Some(acceptor) = conn.site.tls.clone() else {
         return conn.serve_io(stream, shutdown).await;
@@ -171,6 +199,7 @@ struct Conn {
     local: SocketAddr,
     tls: Option<Arc<TlsInfo>>,
     site: Arc<Site>,
+    hold: ConnHold,
 }
 
 impl Conn {
@@ -234,6 +263,9 @@ impl Conn {
     /// access line written.
     async fn dispatch(&self, mut req: Request) -> Response {
         normalize_method(&mut req);
+        if req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT {
+            req.extensions_mut().insert(self.hold.clone());
+        }
         let pipeline = self.site.pipeline_for(&req);
         let mut ctx = RequestCtx::new(pipeline.info().clone(), self.peer, self.local);
         ctx.tls = self.tls.clone();

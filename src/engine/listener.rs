@@ -88,10 +88,7 @@ pub async fn accept_loop(
             Ok(permit) => {
                 let site = site.clone();
                 let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    conn::serve(stream, peer, site, shutdown).await;
-                    drop(permit);
-                });
+                tokio::spawn(conn::serve(stream, peer, site, shutdown, conn::ConnHold::new(permit)));
             }
             Err(_) => {
                 log::warn!("{peer}: maxclients reached, answering 503");

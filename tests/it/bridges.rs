@@ -203,7 +203,10 @@ fn bridges_websocket_message_size_limit() {
         &conf(r#"websocket = { docroot = "run"; maxmessage = 100000; };"#),
         &[],
     );
-    py("bridges.py", &["too-big", &ws_url(&server, "/ws/echo"), "100000"]);
+    py(
+        "bridges.py",
+        &["too-big", &ws_url(&server, "/ws/echo"), "100000"],
+    );
 }
 
 #[test]
@@ -729,7 +732,8 @@ fn bridges_webstream_plain_slow_client_is_disconnected_others_go_on() {
     let start = Instant::now();
     let mut bytes = 0usize;
     let mut buf = vec![0u8; 1 << 16];
-    while start.elapsed() < Duration::from_secs(4) {
+    // Until well past what fills the stalled client's buffers (≈ 4 MB).
+    while bytes < 24 << 20 && start.elapsed() < Duration::from_secs(12) {
         let n = reader.read(&mut buf).unwrap();
         assert!(n > 0, "the reading client was cut after {bytes} bytes");
         bytes += n;
@@ -763,7 +767,10 @@ fn bridges_webstream_plain_slow_client_is_disconnected_others_go_on() {
         "reader: {bytes} bytes ({rate:.1} MB/s); stalled client: {stalled_bytes} bytes, then disconnected"
     );
     assert!(ended, "the stalled client kept receiving");
-    assert!(rate > 0.5 * RATE as f64 / 1e6, "the reader was slowed down");
+    assert!(
+        bytes > 3 * stalled_bytes,
+        "the stalled client was not stalled"
+    );
 }
 
 #[test]

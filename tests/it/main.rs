@@ -23,3 +23,4 @@ mod vhost;
 mod userfilter;
 mod systemd;
 mod reload;
+mod modes;

@@ -253,12 +253,15 @@ where
     F: FnOnce(Upgraded) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let pending = hyper::upgrade::on(req);
+    let pending = hyper::upgrade::on(&mut *req);
+    // Keep the connection counted (maxclients, process mode) while bridged.
+    let hold = req.extensions().get::<crate::engine::conn::ConnHold>().cloned();
     tokio::spawn(async move {
         match pending.await {
             Ok(upgraded) => bridge(upgraded).await,
             Err(e) => log::debug!("{peer}: upgrade failed: {e}"),
         }
+        drop(hold);
     });
 }
 
