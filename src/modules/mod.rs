@@ -232,7 +232,8 @@ impl ModulesConfig {
         let tls = tls.chain(self.cors.iter().map(|c| ("cors", c.print())));
         let tls = tls.chain(self.redirect.iter().map(|c| ("redirect", c.print())));
         let tls = tls.chain(self.userfilter.iter().map(|c| ("userfilter", c.print())));
-        let tls = tls.chain(self.vhosts.iter().map(|v| ("vhost", v.print())));
+        let vhosts = list_or_group("vhost", self.vhosts.iter().map(|v| v.print()).collect());
+        let tls = tls.chain(vhosts);
         let tls = tls.chain(auth::AuthConfig::print_all(&self.auth).map(|a| ("auth", a)));
         let bridges = [
             ("websocket", self.websocket.iter().map(|c| c.print()).collect()),
@@ -242,8 +243,8 @@ impl ModulesConfig {
         let tls = tls.chain(bridges.into_iter().filter_map(|(k, v)| list_or_group(k, v)));
         let tls = tls.chain(self.cgi.iter().map(|c| ("cgi", c.print())));
         let tls = tls.chain(self.python.iter().map(|c| ("python", c.print())));
-        tls.chain(self.document.iter().map(|d| ("document", d.print())))
-            .collect()
+        let documents = self.document.iter().map(|d| d.print()).collect();
+        tls.chain(list_or_group("document", documents)).collect()
     }
 
     /// The connection filter of the server, when it has a `clientfilter`.
