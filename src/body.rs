@@ -10,11 +10,10 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::mpsc;
 
@@ -62,6 +61,7 @@ impl Body {
                 file,
                 segments: segments.into(),
                 remaining: len,
+                pos: None,
             }),
         }
     }
@@ -179,6 +179,22 @@ struct FileBody {
     file: File,
     segments: VecDeque<Segment>,
     remaining: u64,
+    /// The file position, when known (reads are sequential within a
+    /// segment, so a seek is needed only at a segment's start).
+    pos: Option<u64>,
+}
+
+/// Read up to `want` bytes at `at` into a fresh buffer, without zeroing it
+/// first (`read_to_end` fills spare capacity directly).
+fn read_chunk(mut file: &File, pos: &mut Option<u64>, at: u64, want: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    if *pos != Some(at) {
+        file.seek(SeekFrom::Start(at))?;
+    }
+    let mut buf = Vec::with_capacity(want as usize);
+    let n = file.take(want).read_to_end(&mut buf)?;
+    *pos = Some(at + n as u64);
+    Ok(buf)
 }
 
 impl FileBody {
@@ -200,19 +216,19 @@ impl FileBody {
                     self.segments.pop_front();
                 }
                 Segment::File { offset, len } => {
-                    let want = (*len).min(FILE_CHUNK as u64) as usize;
-                    let mut buf = BytesMut::zeroed(want);
-                    return Some(match self.file.read_at(&mut buf, *offset) {
-                        Ok(0) => Err(io::Error::new(
+                    let want = (*len).min(FILE_CHUNK as u64);
+                    let at = *offset;
+                    return Some(match read_chunk(&self.file, &mut self.pos, at, want) {
+                        Ok(buf) if buf.is_empty() => Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             "file shrank while being sent",
                         )),
-                        Ok(n) => {
-                            buf.truncate(n);
-                            *offset += n as u64;
-                            *len -= n as u64;
-                            self.remaining -= n as u64;
-                            Ok(buf.freeze())
+                        Ok(buf) => {
+                            let n = buf.len() as u64;
+                            *offset += n;
+                            *len -= n;
+                            self.remaining -= n;
+                            Ok(Bytes::from(buf))
                         }
                         Err(e) => Err(e),
                     });

@@ -8,6 +8,13 @@
 //! root. A refused link looks exactly like a missing file (no information
 //! about what lies outside).
 //!
+//! On Linux 5.6 and later the whole lookup is one `openat2` call with
+//! `RESOLVE_BENEATH` from a descriptor of the root: the kernel refuses any
+//! path — symbolic links included — that would leave the root, and no
+//! `realpath` walk (one `lstat` per component) is needed. Older kernels, and
+//! paths through absolute symbolic links (which `RESOLVE_BENEATH` refuses
+//! even when they point inside), take the canonicalising path below.
+//!
 //! Only directories and regular files are served. Files are opened with
 //! `O_NONBLOCK` (so a FIFO swapped in after the check cannot block the
 //! worker) and `O_NOFOLLOW` (so the last component cannot be swapped for a
@@ -27,6 +34,7 @@ use crate::error::HttpError;
 #[derive(Clone, Debug)]
 pub struct Root {
     dir: PathBuf,
+    fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// What a request path designates.
@@ -59,7 +67,14 @@ impl Root {
                 "not a directory",
             ));
         }
-        Ok(Root { dir })
+        let fd = rustix::fs::open(
+            &dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()
+        .map(std::sync::Arc::new);
+        Ok(Root { dir, fd })
     }
 
     /// The canonical root directory.
@@ -69,6 +84,55 @@ impl Root {
 
     /// Resolve `uri` (a normalised request path, starting with `/`).
     pub fn resolve(&self, uri: &str) -> Result<Target, HttpError> {
+        if let Some(fd) = &self.fd {
+            match self.resolve_beneath(fd, uri) {
+                Err(Fallback) => {}
+                Ok(found) => return found,
+            }
+        }
+        self.resolve_canonical(uri)
+    }
+
+    /// One `openat2(RESOLVE_BENEATH)`; `Err(Fallback)` when the kernel
+    /// lacks it or the path crosses a link it will not follow.
+    fn resolve_beneath(
+        &self,
+        fd: &std::os::fd::OwnedFd,
+        uri: &str,
+    ) -> Result<Result<Target, HttpError>, Fallback> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let rel = uri.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        let opened = rustix::fs::openat2(
+            fd,
+            rel,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        );
+        let owned = match opened {
+            Ok(owned) => owned,
+            // No openat2, or a link the kernel would not follow beneath the
+            // root (absolute links, even to inside it): decide by the
+            // canonical path.
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::XDEV) => return Err(Fallback),
+            Err(e) => return Ok(missing_or(e.into())),
+        };
+        let file = File::from(owned);
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(HttpError::internal(e))),
+        };
+        Ok(Ok(if meta.is_dir() {
+            Target::Dir(self.dir.join(rel))
+        } else if meta.is_file() {
+            Target::File(OpenFile { file, meta })
+        } else {
+            Target::Missing
+        }))
+    }
+
+    fn resolve_canonical(&self, uri: &str) -> Result<Target, HttpError> {
         let joined = self.dir.join(uri.trim_start_matches('/'));
         let real = match joined.canonicalize() {
             Ok(p) => p,
@@ -90,6 +154,9 @@ impl Root {
         open_file(&real)
     }
 }
+
+/// `openat2` cannot decide: take the canonicalising path.
+struct Fallback;
 
 fn open_file(path: &Path) -> Result<Target, HttpError> {
     let file = OpenOptions::new()

@@ -50,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
     // Form sign-in.
     let _ = wwwform::parse_form(&other_text);
     let host_text = text(host);
-    if let Some(to) = wwwform::safe_redirect(&other_text, Some(&host_text)) {
+    let redirect = wwwform::safe_redirect(&other_text, Some(&host_text));
+    // Only what can be sent as a `Location` header matters.
+    if let Some(to) = redirect.filter(|to| http::HeaderValue::from_str(to).is_ok()) {
         // Never another host: a path on this one, or this host named. A
         // browser drops tabs and newlines from a URL before parsing it
         // (WHATWG URL), so judge the location as it will read it.
