@@ -181,6 +181,20 @@ impl<'a> Section<'a> {
         self.group.get(key).is_some()
     }
 
+    /// Report this section's module as compiled out (cargo feature `module`):
+    /// an error for security modules, a warning for the others.
+    pub fn not_built(&self, module: &'static str, severity: Severity) {
+        self.diag.push(
+            severity,
+            self.span.clone(),
+            self.path.clone(),
+            Problem::NotBuilt {
+                module,
+                feature: module,
+            },
+        );
+    }
+
     /// Record an error about `key` (at its value, or at the group if absent).
     pub fn error(&self, key: &str, problem: Problem) {
         let span = self

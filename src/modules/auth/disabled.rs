@@ -21,12 +21,7 @@ pub struct AuthConfig;
 impl AuthConfig {
     /// Record that the module is not built (an error); always `None`.
     pub fn from_section(sec: &Section<'_>) -> Option<AuthConfig> {
-        sec.diagnostics().push(
-            Severity::Error,
-            sec.span().clone(),
-            sec.path().to_string(),
-            NOT_BUILT,
-        );
+        sec.not_built("auth", Severity::Error);
         None
     }
 

@@ -21,12 +21,7 @@ pub struct CgiConfig;
 impl CgiConfig {
     /// Warn that the module is not built; always `None`.
     pub fn from_section(sec: &Section<'_>, _server: &Section<'_>) -> Option<CgiConfig> {
-        sec.diagnostics().push(
-            Severity::Warning,
-            sec.span().clone(),
-            sec.path().to_string(),
-            NOT_BUILT,
-        );
+        sec.not_built("cgi", Severity::Warning);
         None
     }
 

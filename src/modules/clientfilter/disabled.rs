@@ -1,7 +1,7 @@
 //! `clientfilter` when the cargo feature is off: a configured section is an
 //! error (refused clients would otherwise be served).
 
-use crate::config::{Problem, Section, Severity};
+use crate::config::{Section, Severity};
 use crate::engine::transport::{ConnFilter, Verdict};
 
 /// Never constructed.
@@ -11,15 +11,7 @@ pub enum ClientfilterConfig {}
 impl ClientfilterConfig {
     /// Report the section as not built.
     pub fn from_section(s: &Section<'_>) -> Option<ClientfilterConfig> {
-        s.diagnostics().push(
-            Severity::Error,
-            s.span().clone(),
-            s.path().to_string(),
-            Problem::NotBuilt {
-                module: "clientfilter",
-                feature: "clientfilter",
-            },
-        );
+        s.not_built("clientfilter", Severity::Error);
         None
     }
 

@@ -1,6 +1,6 @@
 //! `cors` when the cargo feature is off: the section is reported and ignored.
 
-use crate::config::{Problem, Section, Severity};
+use crate::config::{Section, Severity};
 
 /// Never constructed.
 #[derive(Debug, Clone)]
@@ -9,15 +9,7 @@ pub enum CorsConfig {}
 impl CorsConfig {
     /// Report the section as not built.
     pub fn from_section(s: &Section<'_>) -> Option<CorsConfig> {
-        s.diagnostics().push(
-            Severity::Warning,
-            s.span().clone(),
-            s.path().to_string(),
-            Problem::NotBuilt {
-                module: "cors",
-                feature: "cors",
-            },
-        );
+        s.not_built("cors", Severity::Warning);
         None
     }
 

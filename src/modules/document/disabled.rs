@@ -26,12 +26,7 @@ pub struct DocumentConfig;
 impl DocumentConfig {
     /// Warn that the module is not built; always `None`.
     pub fn from_section(sec: &Section<'_>, _filestorage: bool) -> Option<DocumentConfig> {
-        sec.diagnostics().push(
-            Severity::Warning,
-            sec.span().clone(),
-            sec.path().to_string(),
-            NOT_BUILT,
-        );
+        sec.not_built("document", Severity::Warning);
         None
     }
 

@@ -1,7 +1,7 @@
 //! `redirect` when the cargo feature is off: the section is reported and
 //! ignored.
 
-use crate::config::{Problem, Section, Severity};
+use crate::config::{Section, Severity};
 
 /// Never constructed.
 #[derive(Debug, Clone)]
@@ -10,15 +10,7 @@ pub enum RedirectConfig {}
 impl RedirectConfig {
     /// Report the section as not built.
     pub fn from_section(s: &Section<'_>) -> Option<RedirectConfig> {
-        s.diagnostics().push(
-            Severity::Warning,
-            s.span().clone(),
-            s.path().to_string(),
-            Problem::NotBuilt {
-                module: "redirect",
-                feature: "redirect",
-            },
-        );
+        s.not_built("redirect", Severity::Warning);
         None
     }
 

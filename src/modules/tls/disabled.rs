@@ -2,7 +2,7 @@
 //! section is an error, since serving plain HTTP where HTTPS was asked for
 //! would fail open.
 
-use crate::config::{Diagnostic, Problem, Section, Severity};
+use crate::config::{Diagnostic, Section, Severity};
 use crate::engine::transport::TlsAcceptor;
 use crate::modules::BuildEnv;
 
@@ -13,15 +13,7 @@ pub enum TlsConfig {}
 impl TlsConfig {
     /// Report the section as not built.
     pub fn from_section(s: &Section<'_>) -> Option<TlsConfig> {
-        s.diagnostics().push(
-            Severity::Error,
-            s.span().clone(),
-            s.path().to_string(),
-            Problem::NotBuilt {
-                module: "tls",
-                feature: "tls",
-            },
-        );
+        s.not_built("tls", Severity::Error);
         None
     }
 

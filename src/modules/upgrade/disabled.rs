@@ -21,12 +21,7 @@ pub struct UpgradeConfig;
 impl UpgradeConfig {
     /// Warn that the module is not built; always `None`.
     pub fn from_section(sec: &Section<'_>) -> Option<UpgradeConfig> {
-        sec.diagnostics().push(
-            Severity::Warning,
-            sec.span().clone(),
-            sec.path().to_string(),
-            NOT_BUILT,
-        );
+        sec.not_built("upgrade", Severity::Warning);
         None
     }
 

@@ -1,7 +1,7 @@
 //! `userfilter` when the cargo feature is off: a configured section is an
 //! error (requests would otherwise pass unchecked).
 
-use crate::config::{Diagnostic, Problem, Section, Severity};
+use crate::config::{Diagnostic, Section, Severity};
 
 /// Never constructed.
 #[derive(Debug, Clone)]
@@ -10,15 +10,7 @@ pub enum UserfilterConfig {}
 impl UserfilterConfig {
     /// Report the section as not built.
     pub fn from_section(s: &Section<'_>) -> Option<UserfilterConfig> {
-        s.diagnostics().push(
-            Severity::Error,
-            s.span().clone(),
-            s.path().to_string(),
-            Problem::NotBuilt {
-                module: "userfilter",
-                feature: "userfilter",
-            },
-        );
+        s.not_built("userfilter", Severity::Error);
         None
     }
 

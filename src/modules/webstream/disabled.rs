@@ -21,12 +21,7 @@ pub struct WebstreamConfig;
 impl WebstreamConfig {
     /// Warn that the module is not built; always `None`.
     pub fn from_section(sec: &Section<'_>) -> Option<WebstreamConfig> {
-        sec.diagnostics().push(
-            Severity::Warning,
-            sec.span().clone(),
-            sec.path().to_string(),
-            NOT_BUILT,
-        );
+        sec.not_built("webstream", Severity::Warning);
         None
     }
 
