@@ -881,3 +881,42 @@ fn auth_user_reaches_cgi_environment() {
         r.head
     );
 }
+
+/// Headless Chromium signs in through the example sign-in page
+/// (`examples/htdocs/signin.html`) and then loads protected pages with the
+/// token cookie.
+#[test]
+fn auth_browser_signs_in_through_the_example_page() {
+    let found = Path::new("/usr/bin/chromium").exists();
+    assert!(found, "Debian's chromium is needed for the browser tests: run ./test.sh");
+    let dir = site();
+    let htdocs = dir.path().join("htdocs");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/htdocs");
+    for f in ["signin.html", "style.css"] {
+        std::fs::copy(examples.join(f), htdocs.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(htdocs.join("private")).unwrap();
+    std::fs::write(htdocs.join("private/secret.html"), "<p>secret content</p>\n").unwrap();
+    std::fs::write(htdocs.join("private/other.html"), "<p>other secret</p>\n").unwrap();
+    let conf = doc_conf(
+        &format!(
+            "hostname = \"localhost\"; auth = {{ type = \"wwwform\"; user = \"alice\"; passwd = \"wonderland\"; secret = \"{SECRET}\"; token_ep = \"/login\"; signin = \"/signin.html\"; unprotect = \".css\"; }};"
+        ),
+        "",
+    );
+    let s = TestServer::start(dir.path(), &conf, &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/browser.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["signin", &format!("http://localhost:{}", s.addr.port()), "alice", "wonderland"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    assert!(log_contains(&s, "alice"), "{}", s.log());
+}

@@ -4,6 +4,9 @@ package already used by the bridge tests) for tests/it/bridges.rs.
 Usage: python3 browser.py <command> <base url>
   chat    two tabs on /chat.html exchange messages
   mjpeg   /stream.html shows frames that change over time
+  signin  a protected page sends the browser to /signin.html; signing in
+          there brings it back with the token cookie (user and password
+          are the 3rd and 4th arguments)
 
 Chromium is started with a fresh profile in a temporary directory and
 stopped at the end; every wait is bounded.
@@ -132,7 +135,26 @@ async def mjpeg(b, base, out):
     print(f"mjpeg ok: frames {width} px wide, picture changed after {len(shots) - 1} screenshots")
 
 
-async def run(cmd, base, out):
+async def signin(b, base, user, password):
+    t = await b.tab(f"{base}/private/secret.html")
+    await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')",
+                 "the redirect to the sign-in page")
+    await t.eval(f"document.getElementById('username').value = {json.dumps(user)};"
+                 f" document.getElementById('password').value = {json.dumps(password)};"
+                 " if (!new URLSearchParams(location.search).get('redirect_uri'))"
+                 "   document.getElementById('redirect_uri').value = '/private/secret.html';"
+                 " document.getElementById('signin').submit(); true")
+    await t.wait("location.pathname === '/private/secret.html'"
+                 " && document.body.textContent.includes('secret content')",
+                 "the protected page after signing in")
+    # The cookie carries the session: a fresh load of another protected page works.
+    await t.eval("location.href = '/private/other.html'; true")
+    await t.wait("document.body && document.body.textContent.includes('other secret')",
+                 "a second protected page with the token cookie")
+    print("signin ok: signed in through the form, protected pages load with the cookie")
+
+
+async def run(cmd, base, out, extra=()):
     exe = shutil.which("chromium") or "/usr/bin/chromium"
     profile = tempfile.mkdtemp(prefix="marmoset-chromium-")
     proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
@@ -149,6 +171,8 @@ async def run(cmd, base, out):
             b = Browser(ws)
             if cmd == "chat":
                 await chat(b, base)
+            elif cmd == "signin":
+                await signin(b, base, *extra)
             else:
                 await mjpeg(b, base, out)
     finally:
@@ -162,7 +186,10 @@ async def run(cmd, base, out):
 
 def main():
     cmd, base, *rest = sys.argv[1:]
-    asyncio.run(run(cmd, base, rest[0] if rest else None))
+    if cmd == "signin":
+        asyncio.run(run(cmd, base, None, rest))
+    else:
+        asyncio.run(run(cmd, base, rest[0] if rest else None))
 
 
 if __name__ == "__main__":
