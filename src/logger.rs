@@ -91,7 +91,9 @@ pub fn init(file: Option<&Path>) -> io::Result<()> {
     }));
     log::set_logger(logger).map_err(io::Error::other)?;
     log::set_max_level(level);
-    LOGGER.set(logger).map_err(|_| io::Error::other("logger already set"))?;
+    LOGGER
+        .set(logger)
+        .map_err(|_| io::Error::other("logger already set"))?;
     Ok(())
 }
 

@@ -176,7 +176,12 @@ fn list_roots(server: &marmoset::Server) -> String {
     let mut out = String::new();
     for (i, s) in server.roots().into_iter().enumerate() {
         let at = s.addr.map_or("*".to_string(), |a| a.to_string());
-        out.push_str(&format!("server {} {} {at}:{}\n", i + 1, s.info.hostname, s.port));
+        out.push_str(&format!(
+            "server {} {} {at}:{}\n",
+            i + 1,
+            s.info.hostname,
+            s.port
+        ));
         for r in s.roots {
             out.push_str(&format!("  {}\t{}\n", r.root, r.module));
         }

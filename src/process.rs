@@ -22,7 +22,11 @@ use crate::sys;
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
 
 /// Serve `listeners` until SIGTERM/SIGINT; `on_hup` runs on SIGHUP.
-pub fn serve(listeners: Vec<(std::net::TcpListener, SiteSlot)>, reloader: Reloader, on_hup: impl Fn(&Reloader)) {
+pub fn serve(
+    listeners: Vec<(std::net::TcpListener, SiteSlot)>,
+    reloader: Reloader,
+    on_hup: impl Fn(&Reloader),
+) {
     sys::install_flag_handlers();
     let fds: Vec<i32> = listeners.iter().map(|(l, _)| l.as_raw_fd()).collect();
     let mut children: Vec<(i32, usize)> = Vec::new();
@@ -93,8 +97,15 @@ fn accept_one(
 }
 
 /// In the child: serve the one connection, then exit.
-fn child(stream: std::net::TcpStream, peer: std::net::SocketAddr, site: std::sync::Arc<marmoset::engine::Site>) -> i32 {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+fn child(
+    stream: std::net::TcpStream,
+    peer: std::net::SocketAddr,
+    site: std::sync::Arc<marmoset::engine::Site>,
+) -> i32 {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return 1;
     };
     rt.block_on(async move {

@@ -274,21 +274,29 @@ fn tls_acceptor(
         text.push_str(&format!(" ciphers = {};", quote(c)));
     }
     text.push_str(" };");
-    let top = crate::config::syntax::parse_str(&text, std::path::Path::new("<builder>"), std::path::Path::new("."))
-        .map_err(|d| ConfigError { diagnostics: vec![d] })?;
+    let top = crate::config::syntax::parse_str(
+        &text,
+        std::path::Path::new("<builder>"),
+        std::path::Path::new("."),
+    )
+    .map_err(|d| ConfigError {
+        diagnostics: vec![d],
+    })?;
     let diag = crate::config::Diagnostics::default();
     let section = crate::config::Section::new(&top, String::new(), top_span(), &diag);
     let modules = crate::modules::ModulesConfig::from_section_of_vhost(&section);
     if diag.has_errors() {
-        return Err(ConfigError { diagnostics: diag.into_sorted() });
+        return Err(ConfigError {
+            diagnostics: diag.into_sorted(),
+        });
     }
     let env = crate::modules::BuildEnv {
         mime: Arc::new(crate::mime::MimeTable::default()),
         server: info.clone(),
     };
-    modules
-        .build_tls(&env, None)
-        .map_err(|d| ConfigError { diagnostics: vec![d] })
+    modules.build_tls(&env, None).map_err(|d| ConfigError {
+        diagnostics: vec![d],
+    })
 }
 
 fn top_span() -> crate::config::value::Span {

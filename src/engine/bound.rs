@@ -105,12 +105,20 @@ impl Bound {
     /// The sockets and their sites, for a caller that runs its own accept
     /// loop (the binary's process-per-connection mode).
     pub fn into_listeners(self) -> Vec<(std::net::TcpListener, SiteSlot)> {
-        self.listeners.into_iter().map(|l| (l.sock, l.slot)).collect()
+        self.listeners
+            .into_iter()
+            .map(|l| (l.sock, l.slot))
+            .collect()
     }
 
     /// A handle that reloads certificates and configurations while serving.
     pub fn reloader(&self) -> Reloader {
-        Reloader(self.listeners.iter().map(|l| (l.key, l.slot.clone())).collect())
+        Reloader(
+            self.listeners
+                .iter()
+                .map(|l| (l.key, l.slot.clone()))
+                .collect(),
+        )
     }
 
     fn shared(self) -> Shared {
@@ -217,7 +225,10 @@ impl Reloader {
                         Err(poisoned) => *poisoned.into_inner() = Arc::new(site),
                     }
                 }
-                None => log::warn!("reload: the server on port {} is no longer configured; it keeps serving until a restart", key.1),
+                None => log::warn!(
+                    "reload: the server on port {} is no longer configured; it keeps serving until a restart",
+                    key.1
+                ),
             }
         }
         for ((_, port), _) in sites {
@@ -232,9 +243,11 @@ impl Reloader {
         }
         let _ = std::thread::Builder::new()
             .name("cert-watch".into())
-            .spawn(move || loop {
-                std::thread::sleep(period);
-                self.reload();
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(period);
+                    self.reload();
+                }
             });
     }
 }

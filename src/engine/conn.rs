@@ -219,7 +219,9 @@ impl Conn {
             Ok(Start::Closed) | Err(_) => return,
         };
         let io = Rewind::new(prefix.clone(), io);
-        if prefix.starts_with(b"PRI * HTTP/2.0") && self.site.pipeline.info().version == HttpVersion::Http2 {
+        if prefix.starts_with(b"PRI * HTTP/2.0")
+            && self.site.pipeline.info().version == HttpVersion::Http2
+        {
             let service = self.service();
             return h2::serve(io, service, shutdown).await;
         }
@@ -270,13 +272,23 @@ impl Conn {
         let mut ctx = RequestCtx::new(pipeline.info().clone(), self.peer, self.local);
         ctx.tls = self.tls.clone();
         let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
-        let resp = if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
+        let resp = if pipeline.info().version == HttpVersion::Http09
+            && req.version() != Version::HTTP_09
+        {
             status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
         } else {
-            match AssertUnwindSafe(pipeline.serve(req, &mut ctx)).catch_unwind().await {
+            match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
+                .catch_unwind()
+                .await
+            {
                 Ok(resp) => resp,
                 Err(_) => {
-                    log::error!("{} {}: panic in module `{}`", self.peer, ctx.path, ctx.served_by);
+                    log::error!(
+                        "{} {}: panic in module `{}`",
+                        self.peer,
+                        ctx.path,
+                        ctx.served_by
+                    );
                     status_only(StatusCode::INTERNAL_SERVER_ERROR)
                 }
             }

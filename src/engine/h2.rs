@@ -21,9 +21,7 @@ pub const ENABLED: bool = true;
 pub async fn serve<I, S>(io: I, service: S, mut shutdown: watch::Receiver<bool>)
 where
     I: Io + 'static,
-    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>
-        + Send
-        + 'static,
+    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
     let conn = http2::Builder::new(TokioExecutor::new())

@@ -17,9 +17,7 @@ pub const ENABLED: bool = false;
 pub async fn serve<I, S>(_io: I, _service: S, _shutdown: watch::Receiver<bool>)
 where
     I: Io + 'static,
-    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>
-        + Send
-        + 'static,
+    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
     log::debug!("HTTP/2 connection refused: not built (cargo feature `http2`)");

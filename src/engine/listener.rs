@@ -72,7 +72,10 @@ pub async fn accept_loop(
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        let verdict = site.filter.as_ref().map_or(Verdict::Accept, |f| f.check(&peer));
+        let verdict = site
+            .filter
+            .as_ref()
+            .map_or(Verdict::Accept, |f| f.check(&peer));
         if verdict != Verdict::Accept {
             if verdict == Verdict::Forbid {
                 if let Ok(p) = refusing.clone().try_acquire_owned() {
@@ -88,7 +91,13 @@ pub async fn accept_loop(
             Ok(permit) => {
                 let site = site.clone();
                 let shutdown = shutdown.clone();
-                tokio::spawn(conn::serve(stream, peer, site, shutdown, conn::ConnHold::new(permit)));
+                tokio::spawn(conn::serve(
+                    stream,
+                    peer,
+                    site,
+                    shutdown,
+                    conn::ConnHold::new(permit),
+                ));
             }
             Err(_) => {
                 log::warn!("{peer}: maxclients reached, answering 503");

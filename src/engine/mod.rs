@@ -24,7 +24,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-
 pub use bound::{Bound, Reloader, Running, SiteSlot, Stopper};
 pub use conn::{Limits, Site};
 pub use mode::{InitHook, Mode};
@@ -164,7 +163,12 @@ impl Server {
 impl Listen {
     /// Build the pipelines of the server and of its virtual hosts.
     fn into_site(self) -> Site {
-        let pipeline = Pipeline::new(self.info, Chain::new(self.modules), self.max_uri, self.max_headers);
+        let pipeline = Pipeline::new(
+            self.info,
+            Chain::new(self.modules),
+            self.max_uri,
+            self.max_headers,
+        );
         let mut site = Site::new(Arc::new(pipeline), self.limits, self.tls);
         site.filter = self.filter;
         let (max_uri, max_headers) = (self.max_uri, self.max_headers);
@@ -174,7 +178,12 @@ impl Listen {
             .map(|v| conn::Vhost {
                 hostname: v.hostname,
                 service: v.service,
-                pipeline: Arc::new(Pipeline::new(v.info, Chain::new(v.modules), max_uri, max_headers)),
+                pipeline: Arc::new(Pipeline::new(
+                    v.info,
+                    Chain::new(v.modules),
+                    max_uri,
+                    max_headers,
+                )),
             })
             .collect();
         site
@@ -251,4 +260,3 @@ pub struct VhostSpec {
     /// Its modules.
     pub modules: Vec<Arc<dyn Module>>,
 }
-

@@ -139,10 +139,7 @@ pub struct ModulesConfig {
 
 /// Sections of Ouistiti modules marmoset does not provide yet, and whether
 /// ignoring them would leave the server less protected than asked.
-const NOT_YET: &[(&str, bool)] = &[
-    ("signature", false),
-    ("forward", false),
-];
+const NOT_YET: &[(&str, bool)] = &[("signature", false), ("forward", false)];
 
 impl ModulesConfig {
     /// Read the module sections of a server group.
@@ -190,11 +187,13 @@ impl ModulesConfig {
             g.finish();
         }
         for g in s.groups("websocket") {
-            cfg.websocket.extend(websocket::WebsocketConfig::from_section(&g));
+            cfg.websocket
+                .extend(websocket::WebsocketConfig::from_section(&g));
             g.finish();
         }
         for g in s.groups("webstream") {
-            cfg.webstream.extend(webstream::WebstreamConfig::from_section(&g));
+            cfg.webstream
+                .extend(webstream::WebstreamConfig::from_section(&g));
             g.finish();
         }
         for g in s.groups("upgrade") {
@@ -228,7 +227,11 @@ impl ModulesConfig {
     /// The module sections as libconfig text, for `-C`.
     pub fn print(&self) -> Vec<(&'static str, String)> {
         let tls = self.tls.iter().map(|t| ("tls", t.print()));
-        let tls = tls.chain(self.clientfilter.iter().map(|c| ("clientfilter", c.print())));
+        let tls = tls.chain(
+            self.clientfilter
+                .iter()
+                .map(|c| ("clientfilter", c.print())),
+        );
         let tls = tls.chain(self.cors.iter().map(|c| ("cors", c.print())));
         let tls = tls.chain(self.redirect.iter().map(|c| ("redirect", c.print())));
         let tls = tls.chain(self.userfilter.iter().map(|c| ("userfilter", c.print())));
@@ -236,9 +239,15 @@ impl ModulesConfig {
         let tls = tls.chain(vhosts);
         let tls = tls.chain(auth::AuthConfig::print_all(&self.auth).map(|a| ("auth", a)));
         let bridges = [
-            ("websocket", self.websocket.iter().map(|c| c.print()).collect()),
+            (
+                "websocket",
+                self.websocket.iter().map(|c| c.print()).collect(),
+            ),
             ("upgrade", self.upgrade.iter().map(|c| c.print()).collect()),
-            ("webstream", self.webstream.iter().map(|c| c.print()).collect()),
+            (
+                "webstream",
+                self.webstream.iter().map(|c| c.print()).collect(),
+            ),
         ];
         let tls = tls.chain(bridges.into_iter().filter_map(|(k, v)| list_or_group(k, v)));
         let tls = tls.chain(self.cgi.iter().map(|c| ("cgi", c.print())));
@@ -284,7 +293,11 @@ impl ModulesConfig {
                 Err(e) => errors.extend(e),
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Build the runtime modules, in registry order.

@@ -888,7 +888,10 @@ fn auth_user_reaches_cgi_environment() {
 #[test]
 fn auth_browser_signs_in_through_the_example_page() {
     let found = Path::new("/usr/bin/chromium").exists();
-    assert!(found, "Debian's chromium is needed for the browser tests: run ./test.sh");
+    assert!(
+        found,
+        "Debian's chromium is needed for the browser tests: run ./test.sh"
+    );
     let dir = site();
     let htdocs = dir.path().join("htdocs");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/htdocs");
@@ -896,7 +899,11 @@ fn auth_browser_signs_in_through_the_example_page() {
         std::fs::copy(examples.join(f), htdocs.join(f)).unwrap();
     }
     std::fs::create_dir_all(htdocs.join("private")).unwrap();
-    std::fs::write(htdocs.join("private/secret.html"), "<p>secret content</p>\n").unwrap();
+    std::fs::write(
+        htdocs.join("private/secret.html"),
+        "<p>secret content</p>\n",
+    )
+    .unwrap();
     std::fs::write(htdocs.join("private/other.html"), "<p>other secret</p>\n").unwrap();
     let conf = doc_conf(
         &format!(
@@ -908,7 +915,12 @@ fn auth_browser_signs_in_through_the_example_page() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/browser.py");
     let out = Command::new("python3")
         .arg(script)
-        .args(["signin", &format!("http://localhost:{}", s.addr.port()), "alice", "wonderland"])
+        .args([
+            "signin",
+            &format!("http://localhost:{}", s.addr.port()),
+            "alice",
+            "wonderland",
+        ])
         .output()
         .unwrap();
     assert!(

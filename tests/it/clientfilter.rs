@@ -11,9 +11,15 @@ use crate::support::{TestServer, site};
 /// what comes back.
 fn request_from(from: &str, to: SocketAddr) -> String {
     let from = SocketAddr::new(from.parse().unwrap(), 0);
-    let sock = socket2::Socket::new(socket2::Domain::for_address(to), socket2::Type::STREAM, None).unwrap();
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
     sock.bind(&from.into()).unwrap();
-    sock.connect_timeout(&to.into(), Duration::from_secs(5)).unwrap();
+    sock.connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap();
     let mut s: TcpStream = sock.into();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -36,7 +42,11 @@ fn clientfilter_deny_and_allow_ipv4() {
     let (_d, s) = server("0.0.0.0", r#"{ deny = "127.0.0.2"; }"#);
     let to: SocketAddr = format!("127.0.0.1:{}", s.addr.port()).parse().unwrap();
     assert!(request_from("127.0.0.1", to).ends_with("hello world\n"));
-    assert_eq!(request_from("127.0.0.2", to), "", "a denied client got an answer");
+    assert_eq!(
+        request_from("127.0.0.2", to),
+        "",
+        "a denied client got an answer"
+    );
     let logged = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(20));
         s.log().contains("clientfilter: refuses 127.0.0.2")
@@ -46,7 +56,10 @@ fn clientfilter_deny_and_allow_ipv4() {
 
 #[test]
 fn clientfilter_cidr_with_exception() {
-    let (_d, s) = server("0.0.0.0", r#"{ deny = "127.0.0.0/8"; allow = "127.0.0.1"; }"#);
+    let (_d, s) = server(
+        "0.0.0.0",
+        r#"{ deny = "127.0.0.0/8"; allow = "127.0.0.1"; }"#,
+    );
     let to: SocketAddr = format!("127.0.0.1:{}", s.addr.port()).parse().unwrap();
     assert!(request_from("127.0.0.1", to).ends_with("hello world\n"));
     assert_eq!(request_from("127.0.0.2", to), "");
@@ -71,7 +84,9 @@ fn clientfilter_forbidden_answer() {
 
 #[test]
 fn clientfilter_ipv6() {
-    if TcpStream::connect("[::1]:1").is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable) {
+    if TcpStream::connect("[::1]:1")
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable)
+    {
         println!("no IPv6 loopback here; skipped");
         return;
     }

@@ -12,7 +12,10 @@ fn server(cors: &str) -> (crate::support::TempDir, TestServer) {
 }
 
 fn head_of(resp: &str) -> String {
-    resp.split("\r\n\r\n").next().unwrap_or("").to_ascii_lowercase()
+    resp.split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 #[test]
@@ -21,13 +24,25 @@ fn cors_preflight_from_an_allowed_origin() {
     let r = s.raw(b"OPTIONS /api HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:8080\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x-auth-token\r\nConnection: close\r\n\r\n");
     let h = head_of(&r);
     assert!(h.starts_with("http/1.1 200"), "{r}");
-    assert!(h.contains("access-control-allow-origin: http://localhost:8080"), "{r}");
-    assert!(h.contains("access-control-allow-methods: get,post,head,put,delete,options"), "{r}");
-    assert!(h.contains("access-control-allow-headers: x-auth-token"), "{r}");
+    assert!(
+        h.contains("access-control-allow-origin: http://localhost:8080"),
+        "{r}"
+    );
+    assert!(
+        h.contains("access-control-allow-methods: get,post,head,put,delete,options"),
+        "{r}"
+    );
+    assert!(
+        h.contains("access-control-allow-headers: x-auth-token"),
+        "{r}"
+    );
     assert!(h.contains("access-control-allow-credentials: true"), "{r}");
     let r = s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.org\r\nConnection: close\r\n\r\n");
     let h = head_of(&r);
-    assert!(h.contains("access-control-allow-origin: https://app.example.org"), "{r}");
+    assert!(
+        h.contains("access-control-allow-origin: https://app.example.org"),
+        "{r}"
+    );
     assert!(h.contains("vary: origin"), "{r}");
     assert!(r.ends_with("hello world\n"));
 }
@@ -62,5 +77,8 @@ fn cors_wildcard_never_grants_credentials() {
 fn cors_default_origin_is_the_server_hostname() {
     let (_d, s) = server("{ }");
     let r = s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nOrigin: http://www.example.org\r\nConnection: close\r\n\r\n");
-    assert!(head_of(&r).contains("access-control-allow-origin: http://www.example.org"), "{r}");
+    assert!(
+        head_of(&r).contains("access-control-allow-origin: http://www.example.org"),
+        "{r}"
+    );
 }

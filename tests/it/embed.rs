@@ -11,7 +11,9 @@ use marmoset::{Body, Mode, Request, Response, Running};
 
 use crate::support::read_all;
 
-fn text(s: &'static str) -> impl Fn(Request) -> std::future::Ready<Result<Response, marmoset::HttpError>> {
+fn text(
+    s: &'static str,
+) -> impl Fn(Request) -> std::future::Ready<Result<Response, marmoset::HttpError>> {
     move |_req| std::future::ready(Ok(Response::new(Body::from(s))))
 }
 
@@ -26,7 +28,11 @@ fn addr(r: &Running) -> SocketAddr {
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     read_all(&mut s)
 }
 
@@ -118,7 +124,11 @@ fn embed_streaming_with_backpressure() {
     sock.connect(&addr(&server).into()).unwrap();
     let mut s: TcpStream = sock.into();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut got = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
     let mut max_ahead = 0isize;
@@ -131,7 +141,10 @@ fn embed_streaming_with_backpressure() {
         got += n;
         let ahead = (sent.load(Ordering::SeqCst) * CHUNK) as isize - got as isize;
         if ahead > max_ahead && std::env::var("DEBUG_EMBED").is_ok() {
-            eprintln!("got {got} sent {} ahead {ahead}", sent.load(Ordering::SeqCst));
+            eprintln!(
+                "got {got} sent {} ahead {ahead}",
+                sent.load(Ordering::SeqCst)
+            );
         }
         max_ahead = max_ahead.max(ahead);
         if slow_reads < 200 {
@@ -140,11 +153,17 @@ fn embed_streaming_with_backpressure() {
         }
     }
     let body_bytes = CHUNKS * CHUNK;
-    assert!(got > body_bytes, "received {got} bytes, expected the whole body");
+    assert!(
+        got > body_bytes,
+        "received {got} bytes, expected the whole body"
+    );
     println!("producer ran at most {max_ahead} bytes ahead of the client");
     // Channel (8 chunks) + hyper's write buffer + the server's send buffer
     // (at most 4 MiB here) + our 64 KiB receive buffer; far below 40 MiB.
-    assert!(max_ahead < 8 * 1024 * 1024, "producer ran {max_ahead} bytes ahead");
+    assert!(
+        max_ahead < 8 * 1024 * 1024,
+        "producer ran {max_ahead} bytes ahead"
+    );
     server.shutdown().unwrap();
 }
 
@@ -166,7 +185,11 @@ fn embed_body_limit_413_and_head_limit_431() {
     let post = |len: usize| {
         let mut s = TcpStream::connect(a).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(s, "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len}\r\n\r\n").unwrap();
+        write!(
+            s,
+            "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len}\r\n\r\n"
+        )
+        .unwrap();
         let _ = s.write_all(&vec![b'a'; len]);
         read_all(&mut s)
     };
@@ -178,7 +201,10 @@ fn embed_body_limit_413_and_head_limit_431() {
     let mut s = TcpStream::connect(a).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let big_header = "a".repeat(4000);
-    let _ = write!(s, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: {big_header}\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: {big_header}\r\n\r\n"
+    );
     let resp = read_all(&mut s);
     assert!(resp.starts_with("HTTP/1.1 431"), "{resp}");
     server.shutdown().unwrap();
@@ -210,7 +236,10 @@ fn embed_idle_timeout_closes_idle_connections_on_time() {
         std::thread::sleep(Duration::from_millis(300));
         busy.write_all(request).unwrap();
         let mut buf = [0u8; 1024];
-        assert!(busy.read(&mut buf).unwrap() > 0, "busy connection was closed");
+        assert!(
+            busy.read(&mut buf).unwrap() > 0,
+            "busy connection was closed"
+        );
     }
     let mut buf = [0u8; 16];
     let n = idle.read(&mut buf).unwrap_or(0);
@@ -218,11 +247,17 @@ fn embed_idle_timeout_closes_idle_connections_on_time() {
     assert!(start.elapsed() < Duration::from_secs(5));
     // The idle one must have closed within timeout + 1 s of going idle.
     let mut probe = TcpStream::connect(a).unwrap();
-    probe.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let t0 = Instant::now();
     let n = probe.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0);
-    assert!(t0.elapsed() < Duration::from_secs(2), "closed after {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "closed after {:?}",
+        t0.elapsed()
+    );
     server.shutdown().unwrap();
 }
 
@@ -258,7 +293,10 @@ fn embed_handler_sees_peer_and_root() {
     let server = local(Builder::new())
         .register("who", "/who", |req: Request| async move {
             let info = req.extensions().get::<marmoset::embed::ConnInfo>().copied();
-            let root = req.extensions().get::<marmoset::pipeline::RootPath>().cloned();
+            let root = req
+                .extensions()
+                .get::<marmoset::pipeline::RootPath>()
+                .cloned();
             let text = format!(
                 "{} {}",
                 info.map_or("none".into(), |i| i.peer.ip().to_string()),
@@ -308,7 +346,11 @@ fn embed_list_roots_of_a_configuration() {
         .args(["--list-roots", "-f", "m.conf"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
@@ -330,8 +372,25 @@ fn embed_tls_only_refuses_plain_http() {
     let dir = tempfile::tempdir().unwrap();
     let ok = std::process::Command::new("openssl")
         .current_dir(dir.path())
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
-        .args(["-keyout", "k.pem", "-out", "c.pem", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
         .args(["-addext", "subjectAltName=DNS:localhost"])
         .output()
         .unwrap();
@@ -355,15 +414,26 @@ fn embed_tls_only_refuses_plain_http() {
         .arg(format!("https://localhost:{port}/"))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "secret", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "secret",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plain = get(addr(&server), "/");
-    assert!(!plain.contains("secret") && !plain.starts_with("HTTP/1.1 200"), "{plain}");
+    assert!(
+        !plain.contains("secret") && !plain.starts_with("HTTP/1.1 200"),
+        "{plain}"
+    );
     server.shutdown().unwrap();
 }
 
 #[test]
 fn embed_bad_tls_files_are_an_error() {
-    match local(Builder::new()).tls("/nonexistent.pem", "/nonexistent.key").start() {
+    match local(Builder::new())
+        .tls("/nonexistent.pem", "/nonexistent.key")
+        .start()
+    {
         Ok(_) => panic!("started without a certificate"),
         Err(e) => assert!(e.to_string().contains("/nonexistent.pem"), "{e}"),
     }

@@ -5,22 +5,23 @@
 mod auth;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
+mod cgi;
 mod cli;
+mod clientfilter;
 mod config;
+mod cors;
 mod document;
 mod embed;
 mod http;
-mod clientfilter;
-mod cgi;
-mod cors;
+mod modes;
 #[cfg(feature = "python")]
 mod python;
 mod redirect;
-mod rest;
-mod support;
-mod tls;
-mod vhost;
-mod userfilter;
-mod systemd;
 mod reload;
-mod modes;
+mod rest;
+mod robustness;
+mod support;
+mod systemd;
+mod tls;
+mod userfilter;
+mod vhost;

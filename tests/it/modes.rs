@@ -15,13 +15,27 @@ fn conf(mode: &str) -> String {
 
 /// The core cases every mode must serve.
 fn core_cases(s: &TestServer) {
-    assert!(s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ends_with("hello world\n"));
-    assert!(s.raw(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").starts_with("HTTP/1.1 404"));
+    assert!(
+        s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ends_with("hello world\n")
+    );
+    assert!(
+        s.raw(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .starts_with("HTTP/1.1 404")
+    );
     assert_eq!(s.raw(b"GET /hello.txt\r\n"), "hello world\n");
     let two = s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert!(two.contains("hello world\n") && two.ends_with("<p>sub page</p>\n"), "{two}");
-    let r = s.raw(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\nConnection: close\r\n\r\n");
-    assert!(r.starts_with("HTTP/1.1 206") && r.ends_with("0123456789"), "{r}");
+    assert!(
+        two.contains("hello world\n") && two.ends_with("<p>sub page</p>\n"),
+        "{two}"
+    );
+    let r = s.raw(
+        b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        r.starts_with("HTTP/1.1 206") && r.ends_with("0123456789"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -41,8 +55,15 @@ fn modes_each_mode_serves_the_core_cases() {
 }
 
 fn children(pid: u32) -> Vec<u32> {
-    let out = Command::new("pgrep").arg("-P").arg(pid.to_string()).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
+    let out = Command::new("pgrep")
+        .arg("-P")
+        .arg(pid.to_string())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 #[test]
@@ -55,7 +76,8 @@ fn modes_process_child_killed_mid_response_leaves_others_alone() {
     let mut a = s.connect();
     let mut b = s.connect();
     for c in [&mut a, &mut b] {
-        c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut first = [0u8; 1024];
         assert!(c.read(&mut first).unwrap() > 0);
     }
@@ -73,7 +95,10 @@ fn modes_process_child_killed_mid_response_leaves_others_alone() {
     let complete = results.iter().filter(|&&n| n > big.len()).count();
     assert_eq!(complete, 1, "sizes {results:?}");
     // And the server still serves.
-    assert!(s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ends_with("hello world\n"));
+    assert!(
+        s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ends_with("hello world\n")
+    );
 }
 
 #[test]
@@ -90,10 +115,17 @@ fn modes_privilege_drop_to_user() {
     }
     let dir = site();
     // The docroot must be readable by nobody after the drop.
-    Command::new("chmod").args(["-R", "a+rX"]).arg(dir.path()).status().unwrap();
+    Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
     let conf = "user = \"nobody\";\nservers = ({ port = 0; addr = \"127.0.0.1\"; document = { docroot = \"htdocs\"; }; });\n";
     let s = TestServer::start(dir.path(), conf, &[]);
-    assert!(s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ends_with("hello world\n"));
+    assert!(
+        s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ends_with("hello world\n")
+    );
     let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
     let ids = |key: &str| -> Vec<String> {
         status
@@ -102,9 +134,28 @@ fn modes_privilege_drop_to_user() {
             .map(|l| l.split_whitespace().skip(1).map(str::to_string).collect())
             .unwrap()
     };
-    let nobody = String::from_utf8(Command::new("id").args(["-u", "nobody"]).output().unwrap().stdout).unwrap();
+    let nobody = String::from_utf8(
+        Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let nobody = nobody.trim().to_string();
-    assert!(ids("Uid:").iter().all(|u| *u == nobody), "uids {:?}", ids("Uid:"));
-    assert!(!ids("Gid:").iter().any(|g| g == "0"), "gids {:?}", ids("Gid:"));
-    assert!(!ids("Groups:").iter().any(|g| g == "0"), "groups {:?}", ids("Groups:"));
+    assert!(
+        ids("Uid:").iter().all(|u| *u == nobody),
+        "uids {:?}",
+        ids("Uid:")
+    );
+    assert!(
+        !ids("Gid:").iter().any(|g| g == "0"),
+        "gids {:?}",
+        ids("Gid:")
+    );
+    assert!(
+        !ids("Groups:").iter().any(|g| g == "0"),
+        "groups {:?}",
+        ids("Groups:")
+    );
 }

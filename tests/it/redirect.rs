@@ -10,7 +10,10 @@ fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn get(server: &TestServer, target: &str) -> String {
-    server.raw(format!("GET {target} HTTP/1.1\r\nHost: dev.example.org\r\nConnection: close\r\n\r\n").as_bytes())
+    server.raw(
+        format!("GET {target} HTTP/1.1\r\nHost: dev.example.org\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
 }
 
 fn redirect_server(redirect: &str) -> (crate::support::TempDir, TestServer) {
@@ -58,29 +61,52 @@ fn redirect_query_link_refuses_open_redirects() {
     assert!(r.starts_with("HTTP/1.1 307"), "{r}");
     assert_eq!(header(&r, "location"), Some("/new.html"));
     let r = get(&s, "/token?redirect_uri=https%3A%2F%2Fdev.example.org%2Fx");
-    assert_eq!(header(&r, "location"), Some("https://dev.example.org/x"), "{r}");
-    for evil in ["https%3A%2F%2Fevil.org%2F", "%2F%2Fevil.org%2F", "https%3A%2F%2Fdev.example.org.evil.org%2F"] {
+    assert_eq!(
+        header(&r, "location"),
+        Some("https://dev.example.org/x"),
+        "{r}"
+    );
+    for evil in [
+        "https%3A%2F%2Fevil.org%2F",
+        "%2F%2Fevil.org%2F",
+        "https%3A%2F%2Fdev.example.org.evil.org%2F",
+    ] {
         let r = get(&s, &format!("/token?redirect_uri={evil}"));
         assert!(r.starts_with("HTTP/1.1 400"), "{evil}: {r}");
         assert_eq!(header(&r, "location"), None);
     }
     let r = get(&s, "/token");
     assert!(r.starts_with("HTTP/1.1 204"), "{r}");
-    let r = get(&s, "/trusted?redirect_uri=https%3A%2F%2Fapp.example.org%2Fhome");
+    let r = get(
+        &s,
+        "/trusted?redirect_uri=https%3A%2F%2Fapp.example.org%2Fhome",
+    );
     assert!(r.starts_with("HTTP/1.1 302"), "{r}");
     assert_eq!(header(&r, "location"), Some("https://app.example.org/home"));
-    let r = get(&s, "/trusted?redirect_uri=https%3A%2F%2Fother.example.org%2F");
+    let r = get(
+        &s,
+        "/trusted?redirect_uri=https%3A%2F%2Fother.example.org%2F",
+    );
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
 }
 
 #[test]
 fn redirect_generate_204_captive_portal() {
-    let (_d, s) = redirect_server(r#"{ options = "generate_204"; links = ({ origin = "^/hotspot"; options = "generate_204"; }); }"#);
-    for path in ["/generate_204", "/gen/generate_204", "/true", "/hotspot-detect.html"] {
+    let (_d, s) = redirect_server(
+        r#"{ options = "generate_204"; links = ({ origin = "^/hotspot"; options = "generate_204"; }); }"#,
+    );
+    for path in [
+        "/generate_204",
+        "/gen/generate_204",
+        "/true",
+        "/hotspot-detect.html",
+    ] {
         let r = get(&s, path);
         assert!(r.starts_with("HTTP/1.1 204"), "{path}: {r}");
     }
-    let r = s.raw(b"POST /generate_204 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let r = s.raw(
+        b"POST /generate_204 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     assert!(r.starts_with("HTTP/1.1 204"), "{r}");
     assert!(get(&s, "/hello.txt").starts_with("HTTP/1.1 200"));
 }
@@ -104,16 +130,25 @@ fn redirect_error_links_and_error_pages() {
 fn redirect_missing_error_page_is_a_startup_error() {
     let dir = site();
     let conf = "servers = ({ port = 0; addr = \"127.0.0.1\";\n redirect = { links = ({ origin = 404; page = \"nope.html\"; }); };\n document = { docroot = \"htdocs\"; }; });\n";
-    let err = TestServer::try_start(dir.path(), conf, &[]).err().expect("started");
-    assert!(err.contains("marmoset.conf:2:") && err.contains("nope.html"), "{err}");
+    let err = TestServer::try_start(dir.path(), conf, &[])
+        .err()
+        .expect("started");
+    assert!(
+        err.contains("marmoset.conf:2:") && err.contains("nope.html"),
+        "{err}"
+    );
 }
 
 #[test]
 fn redirect_hsts_sends_plain_http_to_https() {
     let (_d, s) = redirect_server(r#"{ options = "hsts"; tls_port = 8443; }"#);
-    let r = s.raw(b"GET /a/b?c=d HTTP/1.1\r\nHost: dev.example.org:8080\r\nConnection: close\r\n\r\n");
+    let r =
+        s.raw(b"GET /a/b?c=d HTTP/1.1\r\nHost: dev.example.org:8080\r\nConnection: close\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 301"), "{r}");
-    assert_eq!(header(&r, "location"), Some("https://dev.example.org:8443/a/b?c=d"));
+    assert_eq!(
+        header(&r, "location"),
+        Some("https://dev.example.org:8443/a/b?c=d")
+    );
     assert_eq!(header(&r, "strict-transport-security"), None);
     let r = s.raw(b"POST /form HTTP/1.1\r\nHost: dev.example.org\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 308"), "{r}");
@@ -130,5 +165,8 @@ fn redirect_hsts_header_on_https() {
         .output()
         .unwrap();
     let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
-    assert!(head.contains("strict-transport-security: max-age=31536000; includesubdomains"), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000; includesubdomains"),
+        "{head}"
+    );
 }

@@ -35,7 +35,8 @@ fn reload_new_docroot_while_a_download_continues() {
     std::fs::write(dir.path().join("htdocs2/hello.txt"), "new site\n").unwrap();
     let s = TestServer::start(dir.path(), &conf("htdocs"), &[]);
     let mut dl = s.connect();
-    dl.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    dl.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut first = vec![0u8; 65536];
     let n = dl.read(&mut first).unwrap();
     assert!(n > 0);
@@ -56,7 +57,11 @@ fn reload_new_docroot_while_a_download_continues() {
 fn reload_with_a_broken_configuration_keeps_the_old_one() {
     let dir = site();
     let s = TestServer::start(dir.path(), &conf("htdocs"), &[]);
-    std::fs::write(dir.path().join("marmoset.conf"), "servers = ({ port = \"x\"; });\n").unwrap();
+    std::fs::write(
+        dir.path().join("marmoset.conf"),
+        "servers = ({ port = \"x\"; });\n",
+    )
+    .unwrap();
     unsafe_kill(s.pid(), "HUP");
     assert!(wait_log(&s, "reload refused"), "{}", s.log());
     assert!(s.log().contains("marmoset.conf:1:21"), "{}", s.log());

@@ -13,7 +13,8 @@ fn systemd_notify_ready_and_stopping() {
     let dir = site();
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     std::fs::write(
         dir.path().join("m.conf"),
         "servers = ({ port = 0; addr = \"127.0.0.1\"; document = { docroot = \"htdocs\"; }; });\n",
@@ -72,7 +73,9 @@ os.execve(sys.argv[1], sys.argv[1:], env)
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let port: u16 = line.trim().parse().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut started = false;

@@ -9,22 +9,123 @@ use std::time::Duration;
 use crate::support::{TestServer, site};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A CA, an intermediate CA and a leaf for `name` (and 127.0.0.1):
 /// `ca.crt`, `<name>.crt` (leaf + intermediate), `<name>.key`.
 fn pki(dir: &Path, name: &str) {
     if !dir.join("ca.crt").exists() {
-        openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Test Root CA"]);
-        openssl(dir, &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "int.key", "-out", "int.csr", "-subj", "/CN=Test Intermediate"]);
-        std::fs::write(dir.join("int.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n").unwrap();
-        openssl(dir, &["x509", "-req", "-in", "int.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "int.crt", "-days", "2", "-extfile", "int.ext"]);
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Test Root CA",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "int.key",
+                "-out",
+                "int.csr",
+                "-subj",
+                "/CN=Test Intermediate",
+            ],
+        );
+        std::fs::write(
+            dir.join("int.ext"),
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "int.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "int.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "int.ext",
+            ],
+        );
     }
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]);
-    std::fs::write(dir.join(format!("{name}.ext")), format!("subjectAltName=DNS:{name},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")).unwrap();
-    openssl(dir, &["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "int.crt", "-CAkey", "int.key", "-CAcreateserial", "-out", &format!("{name}.leaf"), "-days", "2", "-extfile", &format!("{name}.ext")]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        format!("subjectAltName=DNS:{name},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "int.crt",
+            "-CAkey",
+            "int.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.leaf"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
     let chain = std::fs::read_to_string(dir.join(format!("{name}.leaf"))).unwrap()
         + &std::fs::read_to_string(dir.join("int.crt")).unwrap();
     std::fs::write(dir.join(format!("{name}.crt")), chain).unwrap();
@@ -58,17 +159,29 @@ fn s_client(server: &TestServer, args: &[&str]) -> (bool, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success() && text.contains("Verify return code") && !text.contains("alert"), text)
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.success() && text.contains("Verify return code") && !text.contains("alert"),
+        text,
+    )
 }
 
 #[test]
 fn tls_curl_gets_the_page_with_the_ca_file() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"), &[]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
     let out = curl_https(&server, "dev.example.org", &["--http1.1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello world\n");
 }
 
@@ -76,12 +189,19 @@ fn tls_curl_gets_the_page_with_the_ca_file() {
 fn tls_sends_the_full_chain_and_refuses_old_protocols() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"), &[]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
     let ca = dir.path().join("ca.crt");
     let (ok, text) = s_client(&server, &["-showcerts", "-CAfile", ca.to_str().unwrap()]);
     assert!(ok, "{text}");
     assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
-    assert!(text.contains("1 s:CN = Test Intermediate") || text.contains("1 s:CN=Test Intermediate"), "chain not sent: {text}");
+    assert!(
+        text.contains("1 s:CN = Test Intermediate") || text.contains("1 s:CN=Test Intermediate"),
+        "chain not sent: {text}"
+    );
     for old in ["-tls1", "-tls1_1"] {
         let (ok, text) = s_client(&server, &[old, "-CAfile", ca.to_str().unwrap()]);
         assert!(!ok, "{old} accepted: {text}");
@@ -96,15 +216,35 @@ fn tls_restricted_protocols_and_suites_are_honoured() {
     pki(dir.path(), "dev.example.org");
     let server = TestServer::start(
         dir.path(),
-        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\"; protocols = \"TLSv1.2\"; ciphers = \"ECDHE-RSA-AES128-GCM-SHA256\";"),
+        &tls_conf(
+            "crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\"; protocols = \"TLSv1.2\"; ciphers = \"ECDHE-RSA-AES128-GCM-SHA256\";",
+        ),
         &[],
     );
     let ca = dir.path().join("ca.crt");
     let ca = ca.to_str().unwrap();
-    let (ok, text) = s_client(&server, &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-CAfile", ca]);
+    let (ok, text) = s_client(
+        &server,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "-CAfile",
+            ca,
+        ],
+    );
     assert!(ok, "{text}");
     assert!(text.contains("ECDHE-RSA-AES128-GCM-SHA256"), "{text}");
-    let (ok, _) = s_client(&server, &["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384", "-CAfile", ca]);
+    let (ok, _) = s_client(
+        &server,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "-CAfile",
+            ca,
+        ],
+    );
     assert!(!ok, "a suite outside the list was accepted");
     let (ok, _) = s_client(&server, &["-tls1_3", "-CAfile", ca]);
     assert!(!ok, "TLS 1.3 accepted although protocols = TLSv1.2");
@@ -114,9 +254,21 @@ fn tls_restricted_protocols_and_suites_are_honoured() {
 fn tls_http2_by_alpn_serves_the_same_bytes() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"), &[]);
-    let h2 = curl_https(&server, "dev.example.org", &["--http2", "-w", "\n%{http_version}"]);
-    let h1 = curl_https(&server, "dev.example.org", &["--http1.1", "-w", "\n%{http_version}"]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
+    let h2 = curl_https(
+        &server,
+        "dev.example.org",
+        &["--http2", "-w", "\n%{http_version}"],
+    );
+    let h1 = curl_https(
+        &server,
+        "dev.example.org",
+        &["--http1.1", "-w", "\n%{http_version}"],
+    );
     assert_eq!(String::from_utf8_lossy(&h2.stdout), "hello world\n\n2");
     assert_eq!(String::from_utf8_lossy(&h1.stdout), "hello world\n\n1.1");
 }
@@ -125,14 +277,22 @@ fn tls_http2_by_alpn_serves_the_same_bytes() {
 fn tls_plain_http_to_a_tls_port_gets_no_data() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"), &[]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
     let mut s = server.connect();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
-    assert!(!text.contains("hello world") && !text.contains("HTTP/1.1 200"), "{text}");
+    assert!(
+        !text.contains("hello world") && !text.contains("HTTP/1.1 200"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -141,49 +301,96 @@ fn tls_bad_files_give_clear_startup_errors() {
     pki(dir.path(), "dev.example.org");
     pki(dir.path(), "other.example.org");
     let cases = [
-        ("crtfile = \"missing.crt\"; keyfile = \"dev.example.org.key\";", "crtfile missing.crt: No such file"),
-        ("crtfile = \"dev.example.org.crt\"; keyfile = \"other.example.org.key\";", "does not match the certificate"),
-        ("crtfile = \"htdocs/hello.txt\"; keyfile = \"dev.example.org.key\";", "no certificate in the file"),
-        ("crtfile = \"dev.example.org.crt\"; keyfile = \"htdocs/hello.txt\";", "no usable private key"),
-        ("crtfile = \"dev.example.org.crt\";", "missing key `keyfile`"),
-        ("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\"; protocols = \"TLSv1.0\";", "only TLS 1.2 and 1.3"),
+        (
+            "crtfile = \"missing.crt\"; keyfile = \"dev.example.org.key\";",
+            "crtfile missing.crt: No such file",
+        ),
+        (
+            "crtfile = \"dev.example.org.crt\"; keyfile = \"other.example.org.key\";",
+            "does not match the certificate",
+        ),
+        (
+            "crtfile = \"htdocs/hello.txt\"; keyfile = \"dev.example.org.key\";",
+            "no certificate in the file",
+        ),
+        (
+            "crtfile = \"dev.example.org.crt\"; keyfile = \"htdocs/hello.txt\";",
+            "no usable private key",
+        ),
+        (
+            "crtfile = \"dev.example.org.crt\";",
+            "missing key `keyfile`",
+        ),
+        (
+            "crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\"; protocols = \"TLSv1.0\";",
+            "only TLS 1.2 and 1.3",
+        ),
     ];
     for (tls, expected) in cases {
-        let err = TestServer::try_start(dir.path(), &tls_conf(tls), &[]).err().unwrap_or_else(|| panic!("started with {tls}"));
-        assert!(err.contains(expected), "for {tls}: expected {expected:?} in:\n{err}");
-        assert!(err.contains("marmoset.conf:2:"), "no location for {tls}:\n{err}");
+        let err = TestServer::try_start(dir.path(), &tls_conf(tls), &[])
+            .err()
+            .unwrap_or_else(|| panic!("started with {tls}"));
+        assert!(
+            err.contains(expected),
+            "for {tls}: expected {expected:?} in:\n{err}"
+        );
+        assert!(
+            err.contains("marmoset.conf:2:"),
+            "no location for {tls}:\n{err}"
+        );
     }
 }
 
 #[test]
 fn tls_self_signed_certificate_generated_once_and_reused() {
     let dir = site();
-    let conf = tls_conf("crtfile = \"certs/srv.crt\"; keyfile = \"certs/srv.key\"; generate = true;");
+    let conf =
+        tls_conf("crtfile = \"certs/srv.crt\"; keyfile = \"certs/srv.key\"; generate = true;");
     let server = TestServer::start(dir.path(), &conf, &[]);
     let crt = dir.path().join("certs/srv.crt");
     let key = dir.path().join("certs/srv.key");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let first = std::fs::read(&crt).unwrap();
     let out = Command::new("curl")
         .args(["-sS", "--cacert"])
         .arg(&crt)
         .arg("--resolve")
         .arg(format!("dev.example.org:{}:127.0.0.1", server.addr.port()))
-        .arg(format!("https://dev.example.org:{}/hello.txt", server.addr.port()))
+        .arg(format!(
+            "https://dev.example.org:{}/hello.txt",
+            server.addr.port()
+        ))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello world\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello world\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(server);
     let _again = TestServer::start(dir.path(), &conf, &[]);
-    assert_eq!(std::fs::read(&crt).unwrap(), first, "certificate regenerated");
+    assert_eq!(
+        std::fs::read(&crt).unwrap(),
+        first,
+        "certificate regenerated"
+    );
 }
 
 #[test]
 fn tls_reload_picks_up_a_new_certificate_while_a_connection_stays_open() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"srv.crt\"; keyfile = \"srv.key\";").replace("srv.", "dev.example.org."), &[]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"srv.crt\"; keyfile = \"srv.key\";")
+            .replace("srv.", "dev.example.org."),
+        &[],
+    );
     let serial = |s: &TestServer| {
         let out = Command::new("sh")
             .arg("-c")
@@ -204,7 +411,9 @@ fn tls_reload_picks_up_a_new_certificate_while_a_connection_stays_open() {
         .spawn()
         .unwrap();
     let mut stdin = held.stdin.take().unwrap();
-    stdin.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stdin
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     // Renew: a new leaf with a new serial, written over the old files.
     pki(dir.path(), "dev.example.org");
     crate::support::unsafe_kill(server.pid(), "HUP");
@@ -218,9 +427,15 @@ fn tls_reload_picks_up_a_new_certificate_while_a_connection_stays_open() {
     }
     assert_ne!(after, before, "certificate not reloaded");
     // The old connection still answers.
-    stdin.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    stdin
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
-    held.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    held.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let _ = held.wait();
     assert_eq!(out.matches("hello world").count(), 2, "{out}");
 }
@@ -229,7 +444,11 @@ fn tls_reload_picks_up_a_new_certificate_while_a_connection_stays_open() {
 fn tls_client_without_tls_does_not_stop_the_server() {
     let dir = site();
     pki(dir.path(), "dev.example.org");
-    let server = TestServer::start(dir.path(), &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"), &[]);
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
     for _ in 0..5 {
         let mut s = TcpStream::connect(server.addr).unwrap();
         let _ = s.write_all(b"\x16\x03\x01garbage");

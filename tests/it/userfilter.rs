@@ -25,7 +25,12 @@ fn server(extra: &str) -> (crate::support::TempDir, TestServer) {
 }
 
 fn code(s: &TestServer, user: Option<&str>, args: &[&str], path: &str) -> String {
-    let mut a: Vec<String> = vec!["-o".into(), "/dev/null".into(), "-w".into(), "%{http_code}".into()];
+    let mut a: Vec<String> = vec![
+        "-o".into(),
+        "/dev/null".into(),
+        "-w".into(),
+        "%{http_code}".into(),
+    ];
     if let Some(u) = user {
         a.push("-u".into());
         a.push(u.into());
@@ -40,7 +45,12 @@ fn body(s: &TestServer, user: &str, path: &str) -> String {
 }
 
 fn add_rule(s: &TestServer, user: &str, form: &str) -> String {
-    code(s, Some(user), &["-X", "PUT", "--data", form], "/filter/config")
+    code(
+        s,
+        Some(user),
+        &["-X", "PUT", "--data", form],
+        "/filter/config",
+    )
 }
 
 #[test]
@@ -63,7 +73,14 @@ fn userfilter_allow_list_bypasses_the_rules() {
 fn userfilter_rules_added_and_deleted_through_the_api() {
     let (_d, s) = server("");
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/users/foo/a.txt"), "403");
-    assert_eq!(add_rule(&s, "root:rootpw", "role=users&method=GET&pathexp=%5E%2Fusers%2F%25u%2F*"), "204");
+    assert_eq!(
+        add_rule(
+            &s,
+            "root:rootpw",
+            "role=users&method=GET&pathexp=%5E%2Fusers%2F%25u%2F*"
+        ),
+        "204"
+    );
     // Applied on the next request.
     assert_eq!(body(&s, "foo:foopw", "/users/foo/a.txt"), "foo's file\n");
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/users/bar/a.txt"), "403");
@@ -80,29 +97,75 @@ fn userfilter_rules_added_and_deleted_through_the_api() {
     assert_eq!(added["role"], "users");
     assert_eq!(added["method"], "GET");
     let id = added["id"].as_i64().unwrap();
-    assert_eq!(code(&s, Some("root:rootpw"), &["-X", "DELETE"], &format!("/filter/config/{id}")), "204");
+    assert_eq!(
+        code(
+            &s,
+            Some("root:rootpw"),
+            &["-X", "DELETE"],
+            &format!("/filter/config/{id}")
+        ),
+        "204"
+    );
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/users/foo/a.txt"), "403");
-    assert_eq!(code(&s, Some("root:rootpw"), &["-X", "DELETE"], &format!("/filter/config/{id}")), "404");
+    assert_eq!(
+        code(
+            &s,
+            Some("root:rootpw"),
+            &["-X", "DELETE"],
+            &format!("/filter/config/{id}")
+        ),
+        "404"
+    );
 }
 
 #[test]
 fn userfilter_api_refused_to_others_and_bad_bodies_rejected() {
     let (_d, s) = server("");
-    assert_eq!(add_rule(&s, "foo:foopw", "role=users&method=GET&pathexp=%5E%2F*"), "403");
+    assert_eq!(
+        add_rule(&s, "foo:foopw", "role=users&method=GET&pathexp=%5E%2F*"),
+        "403"
+    );
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/filter/config"), "403");
     assert_eq!(add_rule(&s, "root:rootpw", "role=users&method=GET"), "400");
     assert_eq!(add_rule(&s, "root:rootpw", "garbage"), "400");
     assert_eq!(
-        code(&s, Some("root:rootpw"), &["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"role\":1}"], "/filter/config"),
+        code(
+            &s,
+            Some("root:rootpw"),
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                "{\"role\":1}"
+            ],
+            "/filter/config"
+        ),
         "400"
     );
-    assert_eq!(code(&s, Some("root:rootpw"), &["-X", "DELETE"], "/filter/config/abc"), "400");
+    assert_eq!(
+        code(
+            &s,
+            Some("root:rootpw"),
+            &["-X", "DELETE"],
+            "/filter/config/abc"
+        ),
+        "400"
+    );
     // JSON bodies work too.
     assert_eq!(
         code(
             &s,
             Some("root:rootpw"),
-            &["-X", "POST", "-H", "Content-Type: application/json", "--data", r#"{"method":"GET","role":"foo","pathexp":"^/hello.txt$"}"#],
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                r#"{"method":"GET","role":"foo","pathexp":"^/hello.txt$"}"#
+            ],
             "/filter/config"
         ),
         "204"
@@ -114,20 +177,44 @@ fn userfilter_api_refused_to_others_and_bad_bodies_rejected() {
 #[test]
 fn userfilter_group_home_and_everyone_roles() {
     let (_d, s) = server("");
-    assert_eq!(add_rule(&s, "root:rootpw", "role=*&method=GET&pathexp=%5E%2Fhello.txt%24"), "204");
+    assert_eq!(
+        add_rule(
+            &s,
+            "root:rootpw",
+            "role=*&method=GET&pathexp=%5E%2Fhello.txt%24"
+        ),
+        "204"
+    );
     assert_eq!(code(&s, Some("bar:barpw"), &[], "/hello.txt"), "200");
-    assert_eq!(add_rule(&s, "root:rootpw", "role=users&method=GET&pathexp=%5E%2F%25g%2F%25h%2F*"), "204");
+    assert_eq!(
+        add_rule(
+            &s,
+            "root:rootpw",
+            "role=users&method=GET&pathexp=%5E%2F%25g%2F%25h%2F*"
+        ),
+        "204"
+    );
     assert_eq!(body(&s, "foo:foopw", "/users/foo/a.txt"), "foo's file\n");
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/users/bar/a.txt"), "403");
     // HEAD follows GET rules.
-    assert_eq!(code(&s, Some("foo:foopw"), &["-I"], "/users/foo/a.txt"), "200");
+    assert_eq!(
+        code(&s, Some("foo:foopw"), &["-I"], "/users/foo/a.txt"),
+        "200"
+    );
 }
 
 #[test]
 fn userfilter_anonymous_role() {
     let (_d, s) = server("");
     assert_eq!(code(&s, None, &[], "/public/p.txt"), "401");
-    assert_eq!(add_rule(&s, "root:rootpw", "role=anonymous&method=GET&pathexp=%5E%2Fpublic%2F*"), "204");
+    assert_eq!(
+        add_rule(
+            &s,
+            "root:rootpw",
+            "role=anonymous&method=GET&pathexp=%5E%2Fpublic%2F*"
+        ),
+        "204"
+    );
     assert_eq!(code(&s, None, &[], "/public/p.txt"), "200");
 }
 
@@ -140,11 +227,20 @@ fn userfilter_missing_or_corrupt_database_is_a_startup_error() {
             "servers = ({{ port = 0; addr = \"127.0.0.1\";\n auth = {{ type = \"Basic\"; authz = \"file\"; file = \"passwd\"; }};\n userfilter = {{ dbname = \"{db}\"; {configuri} }};\n document = {{ docroot = \"htdocs\"; }}; }});\n"
         )
     };
-    let err = TestServer::try_start(dir.path(), &conf("none.db", ""), &[]).err().expect("started");
-    assert!(err.contains("marmoset.conf:3:") && err.contains("no such database"), "{err}");
+    let err = TestServer::try_start(dir.path(), &conf("none.db", ""), &[])
+        .err()
+        .expect("started");
+    assert!(
+        err.contains("marmoset.conf:3:") && err.contains("no such database"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("bad.db"), "this is not sqlite").unwrap();
-    let err = TestServer::try_start(dir.path(), &conf("bad.db", "configuri = \"^/f*\";"), &[]).err().expect("started");
+    let err = TestServer::try_start(dir.path(), &conf("bad.db", "configuri = \"^/f*\";"), &[])
+        .err()
+        .expect("started");
     assert!(err.contains("bad.db"), "{err}");
-    let err = TestServer::try_start(dir.path(), &conf("x.db", "configuri = \"/f*\";"), &[]).err().expect("started");
+    let err = TestServer::try_start(dir.path(), &conf("x.db", "configuri = \"/f*\";"), &[])
+        .err()
+        .expect("started");
     assert!(err.contains("must start with `^`"), "{err}");
 }

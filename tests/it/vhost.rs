@@ -10,7 +10,11 @@ fn get(s: &TestServer, host: &str, path: &str) -> String {
 
 fn vhost_site() -> crate::support::TempDir {
     let dir = site();
-    for (d, text) in [("auth", "auth site\n"), ("media", "media site\n"), ("extra", "extra site\n")] {
+    for (d, text) in [
+        ("auth", "auth site\n"),
+        ("media", "media site\n"),
+        ("extra", "extra site\n"),
+    ] {
         std::fs::create_dir_all(dir.path().join(d)).unwrap();
         std::fs::write(dir.path().join(d).join("index.html"), text).unwrap();
     }
@@ -48,15 +52,23 @@ fn vhost_requests_of_one_connection_are_matched_one_by_one() {
     let dir = vhost_site();
     let s = TestServer::start(dir.path(), CONF, &[]);
     let r = s.raw(b"GET / HTTP/1.1\r\nHost: auth.example.org\r\n\r\nGET / HTTP/1.1\r\nHost: media.example.org\r\nConnection: close\r\n\r\n");
-    assert!(r.contains("auth site\n") && r.ends_with("media site\n"), "{r}");
+    assert!(
+        r.contains("auth site\n") && r.ends_with("media site\n"),
+        "{r}"
+    );
 }
 
 #[test]
 fn vhost_without_name_or_service_is_an_error() {
     let dir = vhost_site();
     let conf = "servers = ({ port = 0; addr = \"127.0.0.1\";\n vhost = { document = { docroot = \"auth\"; }; };\n});\n";
-    let err = TestServer::try_start(dir.path(), conf, &[]).err().expect("started");
-    assert!(err.contains("marmoset.conf:2:") && err.contains("needs `hostname` or `service`"), "{err}");
+    let err = TestServer::try_start(dir.path(), conf, &[])
+        .err()
+        .expect("started");
+    assert!(
+        err.contains("marmoset.conf:2:") && err.contains("needs `hostname` or `service`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -70,7 +82,10 @@ fn vhost_listed_by_list_roots() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("  vhost auth.example.org\n    /\tdocument\n"), "{text}");
+    assert!(
+        text.contains("  vhost auth.example.org\n    /\tdocument\n"),
+        "{text}"
+    );
     assert!(text.contains("  vhost extra.example.org\n"), "{text}");
 }
 
@@ -85,7 +100,25 @@ fn vhost_sni_picks_the_vhost_certificate() {
 "#;
     let ok = Command::new("openssl")
         .current_dir(dir.path())
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "auth.key", "-out", "auth.crt", "-days", "2", "-subj", "/CN=auth.example.org", "-addext", "subjectAltName=DNS:auth.example.org"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "auth.key",
+            "-out",
+            "auth.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=auth.example.org",
+            "-addext",
+            "subjectAltName=DNS:auth.example.org",
+        ])
         .output()
         .unwrap();
     assert!(ok.status.success());
@@ -99,7 +132,11 @@ fn vhost_sni_picks_the_vhost_certificate() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert!(subject("auth.example.org").contains("auth.example.org"), "{}", subject("auth.example.org"));
+    assert!(
+        subject("auth.example.org").contains("auth.example.org"),
+        "{}",
+        subject("auth.example.org")
+    );
     assert!(!subject("www.example.org").contains("auth.example.org"));
     assert!(!subject("other.example.org").contains("auth.example.org"));
     let out = Command::new("curl")

@@ -255,7 +255,10 @@ where
 {
     let pending = hyper::upgrade::on(&mut *req);
     // Keep the connection counted (maxclients, process mode) while bridged.
-    let hold = req.extensions().get::<crate::engine::conn::ConnHold>().cloned();
+    let hold = req
+        .extensions()
+        .get::<crate::engine::conn::ConnHold>()
+        .cloned();
     tokio::spawn(async move {
         match pending.await {
             Ok(upgraded) => bridge(upgraded).await,

@@ -56,7 +56,10 @@ impl CorsConfig {
     /// The section as libconfig text, for `-C`.
     pub fn print(&self) -> String {
         match &self.origin {
-            Some(o) => format!("{{ origin = {}; }}", crate::config::print::quote(&o.join(","))),
+            Some(o) => format!(
+                "{{ origin = {}; }}",
+                crate::config::print::quote(&o.join(","))
+            ),
             None => "{ }".into(),
         }
     }
@@ -121,9 +124,15 @@ fn preflight_response(req: &RequestHead, origin: HeaderValue, credentials: bool)
     let h = resp.headers_mut();
     h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     if credentials {
-        h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
     }
-    h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(METHODS));
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(METHODS),
+    );
     if let Some(asked) = req.headers.get(ACCESS_CONTROL_REQUEST_HEADERS) {
         h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
     }
@@ -148,8 +157,8 @@ impl Module for Cors {
             return Ok(Flow::Continue);
         };
         let host = origin.to_str().ok().and_then(origin_host).unwrap_or("");
-        let is_preflight =
-            req.method == Method::OPTIONS && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+        let is_preflight = req.method == Method::OPTIONS
+            && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
         if self.is_allowed(host) {
             if is_preflight {
                 return Ok(Flow::Respond(preflight_response(req, origin.clone(), true)));
@@ -177,7 +186,10 @@ impl Module for Cors {
         match ctx.extensions.get::<Decision>() {
             Some(Decision::Allowed(origin)) => {
                 h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-                h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+                h.insert(
+                    ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
             }
             Some(Decision::AnyOrigin) => {
                 h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
@@ -198,7 +210,10 @@ mod tests {
     #[test]
     fn origin_hosts() {
         assert_eq!(origin_host("http://localhost:8080"), Some("localhost"));
-        assert_eq!(origin_host("https://app.example.org"), Some("app.example.org"));
+        assert_eq!(
+            origin_host("https://app.example.org"),
+            Some("app.example.org")
+        );
         assert_eq!(origin_host("http://[::1]:80"), Some("::1"));
         assert_eq!(origin_host("null"), None);
     }

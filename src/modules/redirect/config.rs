@@ -92,7 +92,10 @@ impl RedirectConfig {
         let tls_port = match s.uint("tls_port") {
             Some(p) if p > 0 && p <= u16::MAX as u64 => p as u16,
             Some(p) => {
-                s.error("tls_port", Problem::BadValue(format!("port {p} is out of range")));
+                s.error(
+                    "tls_port",
+                    Problem::BadValue(format!("port {p} is out of range")),
+                );
                 443
             }
             None => 443,
@@ -132,7 +135,10 @@ fn link(l: &Section<'_>) -> Option<LinkConfig> {
         {
             Some(code) => Origin::Status(code),
             None => {
-                l.error("origin", Problem::BadValue(format!("{value} is not an HTTP status")));
+                l.error(
+                    "origin",
+                    Problem::BadValue(format!("{value} is not an HTTP status")),
+                );
                 return None;
             }
         },

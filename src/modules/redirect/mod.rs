@@ -163,13 +163,17 @@ impl Redirect {
             if let Some(page) = self.pages.iter().find(|p| p.status == status) {
                 let mut r = Response::new(Body::full(page.body.clone()));
                 *r.status_mut() = status;
-                r.headers_mut().insert(CONTENT_TYPE, page.content_type.clone());
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, page.content_type.clone());
                 return r;
             }
             if status == StatusCode::NOT_FOUND {
                 if let Some(page) = &link.defaultpage {
                     if ctx.path.ends_with('/') {
-                        return redirect(StatusCode::MOVED_PERMANENTLY, &format!("{}{page}", ctx.path));
+                        return redirect(
+                            StatusCode::MOVED_PERMANENTLY,
+                            &format!("{}{page}", ctx.path),
+                        );
                     }
                 }
                 if let Some(dest) = &link.destination {

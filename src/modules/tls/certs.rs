@@ -15,7 +15,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 /// Load `crt` (chain, leaf first) and `key`, and check that they match.
-pub fn load_key_pair(crt: &Path, key: &Path, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+pub fn load_key_pair(
+    crt: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, String> {
     let chain = load_certs(crt)?;
     let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("keyfile {}: no usable private key ({e})", key.display()))?;
@@ -39,7 +43,10 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("crtfile {}: {}", path.display(), pem_error(e)))?;
     if certs.is_empty() {
-        return Err(format!("crtfile {}: no certificate in the file", path.display()));
+        return Err(format!(
+            "crtfile {}: no certificate in the file",
+            path.display()
+        ));
     }
     Ok(certs)
 }
@@ -77,7 +84,10 @@ pub fn generate(crt: &Path, key: &Path, hostname: &str, addrs: &[IpAddr]) -> Res
     }
     write_new(key, ck.signing_key.serialize_pem().as_bytes(), 0o600)?;
     write_new(crt, ck.cert.pem().as_bytes(), 0o644)?;
-    log::info!("generated a self-signed certificate for {hostname} in {}", crt.display());
+    log::info!(
+        "generated a self-signed certificate for {hostname} in {}",
+        crt.display()
+    );
     Ok(())
 }
 

@@ -43,7 +43,8 @@ impl TlsAcceptor for Tls {
     fn accept(
         &self,
         _tcp: tokio::net::TcpStream,
-    ) -> crate::pipeline::BoxFuture<'static, std::io::Result<crate::engine::transport::Secured>> {
+    ) -> crate::pipeline::BoxFuture<'static, std::io::Result<crate::engine::transport::Secured>>
+    {
         match *self {}
     }
 

@@ -83,7 +83,8 @@ impl Tls {
         };
         if cfg.generate && !cfg.crtfile.exists() {
             let addrs: Vec<_> = addr.into_iter().filter(|a| !a.is_unspecified()).collect();
-            certs::generate(&cfg.crtfile, &cfg.keyfile, &env.server.hostname, &addrs).map_err(err)?;
+            certs::generate(&cfg.crtfile, &cfg.keyfile, &env.server.hostname, &addrs)
+                .map_err(err)?;
         }
         let config = server_config(cfg, &sni, h2).map_err(err)?;
         let stamps = stamps(cfg, &sni);
@@ -124,47 +125,51 @@ fn server_config(
     sni: &[(String, TlsConfig)],
     h2: bool,
 ) -> Result<Arc<ServerConfig>, String> {
-        let provider = provider(cfg)?;
-        let versions = match &cfg.protocols {
-            Some(p) => suites::parse_versions(p)?,
-            None => vec![&rustls::version::TLS13, &rustls::version::TLS12],
-        };
-        let default = certs::load_key_pair(&cfg.crtfile, &cfg.keyfile, &provider)?;
-        let mut by_name = HashMap::new();
-        for (name, c) in sni {
-            by_name.insert(
-                name.to_ascii_lowercase(),
-                certs::load_key_pair(&c.crtfile, &c.keyfile, &provider)?,
-            );
+    let provider = provider(cfg)?;
+    let versions = match &cfg.protocols {
+        Some(p) => suites::parse_versions(p)?,
+        None => vec![&rustls::version::TLS13, &rustls::version::TLS12],
+    };
+    let default = certs::load_key_pair(&cfg.crtfile, &cfg.keyfile, &provider)?;
+    let mut by_name = HashMap::new();
+    for (name, c) in sni {
+        by_name.insert(
+            name.to_ascii_lowercase(),
+            certs::load_key_pair(&c.crtfile, &c.keyfile, &provider)?,
+        );
+    }
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("the cipher suites and protocol versions do not fit together: {e}"))?;
+    let builder = match &cfg.cachain {
+        Some(ca) => {
+            let roots = certs::load_roots(ca)?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| format!("cachain {}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
         }
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)
-            .map_err(|e| format!("the cipher suites and protocol versions do not fit together: {e}"))?;
-        let builder = match &cfg.cachain {
-            Some(ca) => {
-                let roots = certs::load_roots(ca)?;
-                let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
-                    .allow_unauthenticated()
-                    .build()
-                    .map_err(|e| format!("cachain {}: {e}", ca.display()))?;
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let mut config = builder.with_cert_resolver(Arc::new(Resolver { default, by_name }));
-        config.alpn_protocols = if h2 {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-        } else {
-            vec![b"http/1.1".to_vec()]
-        };
-        Ok(Arc::new(config))
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(Resolver { default, by_name }));
+    config.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Arc::new(config))
 }
 
 impl TlsAcceptor for Tls {
     fn accept(&self, tcp: TcpStream) -> BoxFuture<'static, io::Result<Secured>> {
         let config = match self.current.read() {
             Ok(c) => c.0.clone(),
-            Err(_) => return Box::pin(std::future::ready(Err(io::Error::other("tls lock poisoned")))),
+            Err(_) => {
+                return Box::pin(std::future::ready(Err(io::Error::other(
+                    "tls lock poisoned",
+                ))));
+            }
         };
         Box::pin(async move {
             let stream = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await?;
@@ -192,7 +197,10 @@ impl TlsAcceptor for Tls {
             return Ok(false);
         }
         let config = server_config(&self.cfg, &self.sni, self.h2)?;
-        let mut current = self.current.write().map_err(|_| "tls lock poisoned".to_string())?;
+        let mut current = self
+            .current
+            .write()
+            .map_err(|_| "tls lock poisoned".to_string())?;
         *current = (config, stamps);
         log::info!("reloaded the certificate of {}", self.cfg.crtfile.display());
         Ok(true)

@@ -74,7 +74,10 @@ fn fields(content_type: &str, body: &[u8]) -> Option<(String, String, String)> {
     for pair in text.split('&') {
         let (k, v) = pair.split_once('=')?;
         let v = v.replace('+', " ");
-        let v = percent_encoding::percent_decode_str(&v).decode_utf8().ok()?.into_owned();
+        let v = percent_encoding::percent_decode_str(&v)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
         match k {
             "method" => method = Some(v),
             "role" => role = Some(v),
@@ -94,11 +97,17 @@ async fn add(db: &Arc<Db>, req: Request) -> Result<Response, HttpError> {
         .to_ascii_lowercase();
     let body = req.into_body().to_bytes().await?;
     let Some((method, role, exp)) = fields(&ctype, &body) else {
-        return Err(HttpError::bad_request("a rule needs method, role and pathexp"));
+        return Err(HttpError::bad_request(
+            "a rule needs method, role and pathexp",
+        ));
     };
     let method = method.to_ascii_uppercase();
     let valid = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
-    if !valid(&method) || !valid(&role) || !valid(&exp) || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if !valid(&method)
+        || !valid(&role)
+        || !valid(&exp)
+        || !method.bytes().all(|b| b.is_ascii_alphabetic())
+    {
         return Err(HttpError::bad_request("invalid rule"));
     }
     let db = db.clone();
@@ -127,14 +136,26 @@ mod tests {
     #[test]
     fn form_and_json_bodies() {
         assert_eq!(
-            fields("application/x-www-form-urlencoded", b"role=users&method=GET&pathexp=%5E%2Fcgi-bin%2F*.cgi"),
+            fields(
+                "application/x-www-form-urlencoded",
+                b"role=users&method=GET&pathexp=%5E%2Fcgi-bin%2F*.cgi"
+            ),
             Some(("GET".into(), "users".into(), "^/cgi-bin/*.cgi".into()))
         );
         assert_eq!(
-            fields("application/json", br#"{"method":"PUT","role":"foo","pathexp":"^/%u/*"}"#),
+            fields(
+                "application/json",
+                br#"{"method":"PUT","role":"foo","pathexp":"^/%u/*"}"#
+            ),
             Some(("PUT".into(), "foo".into(), "^/%u/*".into()))
         );
-        assert_eq!(fields("application/x-www-form-urlencoded", b"role=users&method=GET"), None);
+        assert_eq!(
+            fields(
+                "application/x-www-form-urlencoded",
+                b"role=users&method=GET"
+            ),
+            None
+        );
         assert_eq!(fields("application/json", b"{"), None);
         assert_eq!(fields("", b"garbage"), None);
     }

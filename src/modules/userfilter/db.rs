@@ -12,7 +12,13 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OpenFlags, params};
 
 /// Method ids of Ouistiti's schema.
-const METHODS: &[(i64, &str)] = &[(1, "GET"), (2, "POST"), (3, "PUT"), (4, "DELETE"), (5, "HEAD")];
+const METHODS: &[(i64, &str)] = &[
+    (1, "GET"),
+    (2, "POST"),
+    (3, "PUT"),
+    (4, "DELETE"),
+    (5, "HEAD"),
+];
 
 /// A rule as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +55,8 @@ impl Db {
             ));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("{}: {e}", path.display()))?;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if !exists {
             create(&conn, superuser, configuri.unwrap_or("^/filter/config*"))
                 .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
@@ -66,12 +73,17 @@ impl Db {
 
     /// The file's modification time.
     pub fn stamp(&self) -> Option<SystemTime> {
-        std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// Every rule, in row order.
     pub fn rules(&self) -> Result<Vec<Rule>, DbError> {
-        let conn = self.conn.lock().map_err(|_| "database lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "database lock poisoned".to_string())?;
         let mut stmt = conn
             .prepare(
                 "SELECT rules.rowid, methods.name, roles.name, rules.exp FROM rules \
@@ -95,12 +107,21 @@ impl Db {
     /// Add a rule (unknown method and role names are added to their
     /// tables), in one transaction.
     pub fn add(&self, method: &str, role: &str, exp: &str) -> Result<i64, DbError> {
-        let mut conn = self.conn.lock().map_err(|_| "database lock poisoned".to_string())?;
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| "database lock poisoned".to_string())?;
         let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute("INSERT OR IGNORE INTO methods (name) VALUES (?1)", params![method])
-            .map_err(|e| e.to_string())?;
-        tx.execute("INSERT OR IGNORE INTO roles (name) VALUES (?1)", params![role])
-            .map_err(|e| e.to_string())?;
+        tx.execute(
+            "INSERT OR IGNORE INTO methods (name) VALUES (?1)",
+            params![method],
+        )
+        .map_err(|e| e.to_string())?;
+        tx.execute(
+            "INSERT OR IGNORE INTO roles (name) VALUES (?1)",
+            params![role],
+        )
+        .map_err(|e| e.to_string())?;
         tx.execute(
             "INSERT INTO rules (exp, methodid, roleid) VALUES (?1, \
              (SELECT id FROM methods WHERE name = ?2), (SELECT id FROM roles WHERE name = ?3))",
@@ -114,7 +135,10 @@ impl Db {
 
     /// Delete the rule `id`; `Ok(false)` when there is none.
     pub fn delete(&self, id: i64) -> Result<bool, DbError> {
-        let conn = self.conn.lock().map_err(|_| "database lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "database lock poisoned".to_string())?;
         conn.execute("DELETE FROM rules WHERE rowid = ?1", params![id])
             .map(|n| n > 0)
             .map_err(|e| e.to_string())
@@ -133,10 +157,22 @@ fn create(conn: &Connection, superuser: &str, configuri: &str) -> rusqlite::Resu
              FOREIGN KEY (roleid) REFERENCES roles(id) ON UPDATE SET NULL);",
     )?;
     for (id, name) in METHODS {
-        conn.execute("INSERT INTO methods (id, name) VALUES (?1, ?2)", params![id, name])?;
+        conn.execute(
+            "INSERT INTO methods (id, name) VALUES (?1, ?2)",
+            params![id, name],
+        )?;
     }
-    for (id, name) in [(0, superuser), (1, "anonymous"), (2, "users"), (9, "*"), (10, "reapproving")] {
-        conn.execute("INSERT INTO roles (id, name) VALUES (?1, ?2)", params![id, name])?;
+    for (id, name) in [
+        (0, superuser),
+        (1, "anonymous"),
+        (2, "users"),
+        (9, "*"),
+        (10, "reapproving"),
+    ] {
+        conn.execute(
+            "INSERT INTO roles (id, name) VALUES (?1, ?2)",
+            params![id, name],
+        )?;
     }
     for (method, exp) in [(1, "^/*"), (2, configuri), (3, configuri), (4, configuri)] {
         conn.execute(

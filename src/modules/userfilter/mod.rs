@@ -59,7 +59,11 @@ impl UserfilterConfig {
         let configuri = s.str("configuri").or_else(|| s.str("urlpath"));
         if let Some(c) = &configuri {
             if !c.starts_with('^') {
-                let key = if s.has("configuri") { "configuri" } else { "urlpath" };
+                let key = if s.has("configuri") {
+                    "configuri"
+                } else {
+                    "urlpath"
+                };
                 s.error(key, Problem::BadValue(format!("`{c}` must start with `^`")));
                 return None;
             }
@@ -67,7 +71,10 @@ impl UserfilterConfig {
         Some(UserfilterConfig {
             span: s.span().clone(),
             path: s.path().to_string(),
-            dbname: s.str("dbname").map_or_else(|| PathBuf::from("/etc/marmoset/userfilter.db"), PathBuf::from),
+            dbname: s.str("dbname").map_or_else(
+                || PathBuf::from("/etc/marmoset/userfilter.db"),
+                PathBuf::from,
+            ),
             superuser: s.str("superuser").unwrap_or_else(|| "root".into()),
             configuri,
             allow: s.str("allow"),
@@ -109,11 +116,13 @@ pub struct Userfilter {
 impl Userfilter {
     /// Open (or create) the database and load the rules.
     pub fn build(cfg: &UserfilterConfig) -> Result<Userfilter, Diagnostic> {
-        let db = Db::open(&cfg.dbname, &cfg.superuser, cfg.configuri.as_deref()).map_err(|e| Diagnostic {
-            severity: Severity::Error,
-            span: cfg.span.clone(),
-            path: format!("{}.dbname", cfg.path),
-            problem: Problem::Io(e),
+        let db = Db::open(&cfg.dbname, &cfg.superuser, cfg.configuri.as_deref()).map_err(|e| {
+            Diagnostic {
+                severity: Severity::Error,
+                span: cfg.span.clone(),
+                path: format!("{}.dbname", cfg.path),
+                problem: Problem::Io(e),
+            }
         })?;
         let rules = db.rules().unwrap_or_default();
         Ok(Userfilter {
@@ -160,7 +169,9 @@ impl Userfilter {
                 c.rules = Arc::new(rules);
                 c.stamp = stamp;
             }
-            Err(e) => log::error!("userfilter: cannot read the rules, keeping the previous ones: {e}"),
+            Err(e) => {
+                log::error!("userfilter: cannot read the rules, keeping the previous ones: {e}")
+            }
         }
     }
 
@@ -171,17 +182,26 @@ impl Userfilter {
         let group = user.map_or("", |u| u.group.as_str());
         let home = user.map_or("", |u| u.home.as_str());
         let reapproving = user.is_some_and(|u| u.status == "reapproving");
-        let has_own_role = user.is_some() && rules.iter().any(|r| r.role == name || r.role == group);
+        let has_own_role =
+            user.is_some() && rules.iter().any(|r| r.role == name || r.role == group);
         let applies = |r: &Rule| {
             r.role == "*"
                 || (user.is_some() && (r.role == name || (!group.is_empty() && r.role == group)))
                 || (r.role == "anonymous" && !has_own_role)
                 || (r.role == "reapproving" && reapproving)
         };
-        let methods: &[&str] = if *method == Method::HEAD { &["HEAD", "GET"] } else { &[method.as_str()] };
-        rules.iter().filter(|r| methods.contains(&r.method.as_str()) && applies(r)).any(|r| {
-            expand(&r.exp, name, group, home).is_some_and(|exp| PatternList::new(&exp).is_match(&ctx.path))
-        })
+        let methods: &[&str] = if *method == Method::HEAD {
+            &["HEAD", "GET"]
+        } else {
+            &[method.as_str()]
+        };
+        rules
+            .iter()
+            .filter(|r| methods.contains(&r.method.as_str()) && applies(r))
+            .any(|r| {
+                expand(&r.exp, name, group, home)
+                    .is_some_and(|exp| PatternList::new(&exp).is_match(&ctx.path))
+            })
     }
 }
 
@@ -257,8 +277,14 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        assert_eq!(expand("^/%g/%u/*", "foo", "users", "/foo").as_deref(), Some("^/users/foo/*"));
-        assert_eq!(expand("^/home/%h/*", "foo", "users", "/foo").as_deref(), Some("^/home/foo/*"));
+        assert_eq!(
+            expand("^/%g/%u/*", "foo", "users", "/foo").as_deref(),
+            Some("^/users/foo/*")
+        );
+        assert_eq!(
+            expand("^/home/%h/*", "foo", "users", "/foo").as_deref(),
+            Some("^/home/foo/*")
+        );
         assert_eq!(expand("^/%x/*", "foo", "users", ""), None);
         assert_eq!(expand("^/a%", "foo", "users", ""), None);
         assert_eq!(expand("^/*", "foo", "users", "").as_deref(), Some("^/*"));

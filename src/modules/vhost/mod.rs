@@ -57,7 +57,10 @@ impl VhostConfig {
             );
         }
         if s.value("vhost").is_some() {
-            s.warn("vhost", Problem::BadValue("nested virtual hosts are ignored".into()));
+            s.warn(
+                "vhost",
+                Problem::BadValue("nested virtual hosts are ignored".into()),
+            );
         }
         let cfg = VhostConfig {
             span: s.span().clone(),
@@ -97,7 +100,10 @@ pub fn build(
     parent: &ServerInfo,
     mime: &Arc<MimeTable>,
 ) -> Result<VhostSpec, Vec<Diagnostic>> {
-    let hostname = vh.hostname.clone().unwrap_or_else(|| parent.hostname.clone());
+    let hostname = vh
+        .hostname
+        .clone()
+        .unwrap_or_else(|| parent.hostname.clone());
     let info = Arc::new(ServerInfo {
         service: vh
             .service
@@ -171,7 +177,12 @@ fn from_file(file: &Path, at: &Span, path: String, diag: &Diagnostics) -> Option
     let top = match syntax::parse_file(file) {
         Ok(top) => top,
         Err(d) => {
-            diag.push(Severity::Warning, at.clone(), path, Problem::Io(format!("{}: {}", d.span, d.problem)));
+            diag.push(
+                Severity::Warning,
+                at.clone(),
+                path,
+                Problem::Io(format!("{}: {}", d.span, d.problem)),
+            );
             return None;
         }
     };
@@ -181,13 +192,18 @@ fn from_file(file: &Path, at: &Span, path: String, diag: &Diagnostics) -> Option
         col: 1,
     };
     let section = Section::new(&top, String::new(), span, diag);
-    let found = ["servers", "server", "vhost"].into_iter().find(|k| top.get(k).is_some());
+    let found = ["servers", "server", "vhost"]
+        .into_iter()
+        .find(|k| top.get(k).is_some());
     let Some(key) = found else {
         diag.push(
             Severity::Warning,
             at.clone(),
             path,
-            Problem::BadValue(format!("{}: no `servers`, `server` or `vhost` group", file.display())),
+            Problem::BadValue(format!(
+                "{}: no `servers`, `server` or `vhost` group",
+                file.display()
+            )),
         );
         return None;
     };
@@ -201,11 +217,17 @@ fn from_file(file: &Path, at: &Span, path: String, diag: &Diagnostics) -> Option
 /// Whether a request for `host` (the `Host` header) is for this virtual host.
 pub fn matches(hostname: Option<&str>, service: Option<&str>, host: &str) -> bool {
     if let Some(name) = hostname {
-        let bare = host.rsplit_once(':').filter(|(h, _)| !h.ends_with(']')).map_or(host, |(h, _)| h);
+        let bare = host
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.ends_with(']'))
+            .map_or(host, |(h, _)| h);
         return name.eq_ignore_ascii_case(host) || name.eq_ignore_ascii_case(bare);
     }
     if let Some(service) = service {
-        return host.split('.').next().is_some_and(|l| l.eq_ignore_ascii_case(service));
+        return host
+            .split('.')
+            .next()
+            .is_some_and(|l| l.eq_ignore_ascii_case(service));
     }
     false
 }
@@ -218,7 +240,11 @@ mod tests {
     fn host_matching() {
         assert!(matches(Some("a.example.org"), None, "a.example.org"));
         assert!(matches(Some("a.example.org"), None, "A.Example.org:8080"));
-        assert!(matches(Some("a.example.org:8080"), None, "a.example.org:8080"));
+        assert!(matches(
+            Some("a.example.org:8080"),
+            None,
+            "a.example.org:8080"
+        ));
         assert!(!matches(Some("a.example.org"), None, "b.example.org"));
         assert!(matches(None, Some("media"), "media.example.org"));
         assert!(matches(None, Some("media"), "MEDIA.example.org:80"));
