@@ -65,40 +65,34 @@ impl Pattern {
 
 /// Glob match with `*` only. Returns, on success, where the text matched by
 /// the final `*` starts (meaningful only when the glob ends with `*`).
-/// Classic linear backtracking: a `*` first matches as little as possible.
+///
+/// With `*` as the only wildcard, matching each literal piece at its
+/// leftmost possible place is both correct and gives the shortest match, so
+/// one pass of substring searches suffices: linear in practice, never the
+/// quadratic backtracking a long hostile path could otherwise trigger.
 fn glob_match(p: &[u8], s: &[u8]) -> Option<usize> {
-    if p.last() == Some(&b'*') {
-        // The trailing star swallows the rest: find the shortest match of
-        // the prefix as a prefix of `s`, then the rest starts there.
-        return prefix_match(&p[..p.len() - 1], s);
+    let pieces: Vec<&[u8]> = p.split(|&c| c == b'*').collect();
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if pieces.len() == 1 {
+        return (p == s).then_some(s.len());
     }
-    full_match(p, s).then_some(s.len())
+    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
+        return None;
+    }
+    let mut pos = first.len();
+    let end = s.len() - last.len();
+    for mid in &pieces[1..pieces.len() - 1] {
+        pos += find(&s[pos..end], mid)? + mid.len();
+    }
+    Some(if last.is_empty() { pos } else { s.len() })
 }
 
-/// Shortest `k` such that `p` matches `s[..k]` exactly.
-fn prefix_match(p: &[u8], s: &[u8]) -> Option<usize> {
-    (0..=s.len()).find(|&k| full_match(p, &s[..k]))
-}
-
-fn full_match(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && p[pi] != b'*' && p[pi] == s[si] {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
+/// Leftmost occurrence of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A comma separated list of patterns. The empty list matches nothing.

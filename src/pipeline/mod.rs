@@ -114,6 +114,12 @@ impl Pipeline {
                 }
                 let mut r = Response::new(Body::empty());
                 *r.status_mut() = e.status();
+                // A malformed request may hide another one behind it
+                // (smuggling): do not read further on this connection.
+                if e.status() == StatusCode::BAD_REQUEST {
+                    r.headers_mut()
+                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 r
             }
         };
@@ -139,6 +145,19 @@ impl Pipeline {
             .sum();
         if headers_len > self.max_headers {
             return Err(HttpError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+        }
+        // RFC 9112 §3.2: a request with several Host headers is refused;
+        // RFC 9110 §4.2.4: userinfo in an http(s) target is an error.
+        let mut hosts = req.headers().get_all(http::header::HOST).iter();
+        if hosts.next().is_some() && hosts.next().is_some() {
+            return Err(HttpError::bad_request("several Host headers"));
+        }
+        if req
+            .uri()
+            .authority()
+            .is_some_and(|a| a.as_str().contains('@'))
+        {
+            return Err(HttpError::bad_request("userinfo in the request target"));
         }
         ctx.path = crate::path::normalize(req.uri().path()).map_err(HttpError::bad_request)?;
         let (head, body) = req.into_parts();

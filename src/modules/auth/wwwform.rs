@@ -49,6 +49,10 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Whether `uri` is a safe place to send the client after sign-in: a path
 /// on this server, or an absolute URL whose authority is `host`.
 pub fn safe_redirect<'a>(uri: &'a str, host: Option<&str>) -> Option<&'a str> {
+    // Browsers drop tabs and newlines from URLs: "/\t/evil" is "//evil".
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
     let bad_path = |p: &str| !p.starts_with('/') || p.starts_with("//") || p.contains('\\');
     if uri.starts_with('/') {
         return (!bad_path(uri)).then_some(uri);

@@ -96,17 +96,26 @@ impl Redirect {
 
     /// Whether `target` (a `redirect_uri`) may be redirected to.
     fn is_allowed_target(&self, link: &LinkConfig, target: &str) -> bool {
+        // Browsers drop tabs and newlines from URLs: "/\t/evil" is "//evil".
+        if target.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return false;
+        }
         if let Some(allow) = &link.allow {
             return allow.is_match(target);
         }
         if target.starts_with('/') && !target.starts_with("//") && !target.starts_with("/\\") {
             return true;
         }
-        let host = target
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
-            .map(|h| strip_port(h.rsplit('@').next().unwrap_or(h)).to_ascii_lowercase());
-        host.is_some_and(|h| h == self.hostname)
+        // Browsers read `\` as `/`, and an `@` makes what precedes it
+        // userinfo: refuse both rather than guess which host a browser sees.
+        let Some((_, rest)) = target.split_once("://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if target.contains('\\') || authority.contains('@') {
+            return false;
+        }
+        strip_port(authority).eq_ignore_ascii_case(&self.hostname)
     }
 
     /// The path links, last first.

@@ -142,7 +142,7 @@ pub fn status(hash: &str, shadow: Option<&ShadowEntry>, today: i64) -> &'static 
     }
     match (s.last_change, s.max_age) {
         (Some(0), _) => REAPPROVING,
-        (Some(last), Some(max)) if max >= 0 && last + max < today => REAPPROVING,
+        (Some(last), Some(max)) if max >= 0 && last.saturating_add(max) < today => REAPPROVING,
         _ => ACTIVATED,
     }
 }
