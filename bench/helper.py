@@ -6,7 +6,6 @@ Sub-commands (all print to stdout):
   freeport START [SKIP...]     first free loopback TCP port >= START, not in SKIP
   systicks                     "user+nice+system steal" clock ticks of the machine
   busy SECONDS                 percent of one CPU the whole machine used over SECONDS
-  quiet MAX_PCT TIMEOUT        wait until the machine is below MAX_PCT % of one CPU
   cpu PID                      utime+stime clock ticks of PID and its descendants
   rss PID                      "VmRSS VmHWM" in KiB, summed over PID and descendants
   tree PID                     PID and its descendants, one per line
@@ -111,21 +110,6 @@ def cmd_busy(seconds):
     time.sleep(float(seconds))
     b, _ = sys_ticks()
     print(f"{100.0 * (b - a) / CLK_TCK / float(seconds):.0f}")
-
-
-def cmd_quiet(max_pct, timeout):
-    """Wait until the machine uses less than MAX_PCT % of one CPU over 1 s,
-    TIMEOUT seconds at most; print the seconds waited."""
-    start = time.monotonic()
-    while True:
-        a, _ = sys_ticks()
-        time.sleep(1.0)
-        b, _ = sys_ticks()
-        busy = 100.0 * (b - a) / CLK_TCK
-        waited = time.monotonic() - start
-        if busy < float(max_pct) or waited >= float(timeout):
-            print(round(waited))
-            return
 
 
 def cmd_cpu(pid):
@@ -447,7 +431,9 @@ def cmd_report(jsonl, meta_json):
     print(f"- versions: {versions}, {meta['wrk']}")
     others = [r["other_cpu_pct"] for r in runs.values() if r.get("other_cpu_pct") is not None]
     if others:
-        print(f"- CPU used by other processes during the runs: {min(others):.0f}–{max(others):.0f}% "
+        span = (f"{max(others):.0f}%" if round(min(others)) == round(max(others))
+                else f"{min(others):.0f}–{max(others):.0f}%")
+        print(f"- CPU used by other processes during the reported runs: {span} "
               f"of one CPU (machine busy before start: {meta['busy_before']}%)")
     print(f"- ratios are marmoset/other: for req/s and MiB/s higher is better; "
           f"for CPU µs/request and RSS lower is better")
@@ -469,7 +455,7 @@ def main(argv):
         "freeport": cmd_freeport, "cpu": cmd_cpu, "rss": cmd_rss, "tree": cmd_tree,
         "wait": cmd_wait, "check": cmd_check, "record": cmd_record, "note": cmd_note,
         "report": cmd_report, "systicks": cmd_systicks, "busy": cmd_busy,
-        "quiet": cmd_quiet,
+
     }
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)

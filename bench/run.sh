@@ -12,7 +12,7 @@
 #   BENCH_MARMOSET=PATH   marmoset binary (default: target/release/marmoset)
 #   BENCH_KEEP=0          1: keep the temp dir (configs, logs, raw wrk output)
 #   BENCH_QUIET_PCT=15    before each run, wait until the rest of the machine uses
-#   BENCH_QUIET_WAIT=120  less than this % of a CPU (this many seconds at most);
+#   BENCH_QUIET_WAIT=30   less than this % of a CPU (this many seconds at most);
 #   BENCH_RETRIES=2       run again (this many times at most) when it used more
 #                         during the run; the quietest try is reported
 #
@@ -36,10 +36,12 @@ MARMOSET_BIN=${BENCH_MARMOSET:-$ROOT/target/release/marmoset}
 KEEP=${BENCH_KEEP:-0}
 RETRIES=${BENCH_RETRIES:-2}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
-QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 
 WORK=""
 STARTED_PIDS=()
+WRK_PID=""
+POLICY_MADE="" # a policy-rc.d this script wrote, to remove on exit
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -50,25 +52,33 @@ die() { log "error: $*"; exit 1; }
 # of it and its children (nginx's worker) after 3 s.
 stop_pid() {
     local pid=$1 procs p i
-    [[ -d /proc/$pid ]] || return 0
-    mapfile -t procs < <("${HELPER[@]}" tree "$pid" 2>/dev/null || echo "$pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 30; i++)); do
-        [[ -d /proc/$pid ]] || break
-        sleep 0.1
-    done
-    for p in "${procs[@]}"; do
-        [[ -d /proc/$p ]] && kill -KILL "$p" 2>/dev/null || true
-    done
+    if [[ -d /proc/$pid ]]; then
+        mapfile -t procs < <("${HELPER[@]}" tree "$pid" 2>/dev/null || echo "$pid")
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 30; i++)); do
+            [[ -d /proc/$pid ]] || break
+            sleep 0.1
+        done
+        for p in "${procs[@]}"; do
+            [[ -d /proc/$p ]] && kill -KILL "$p" 2>/dev/null || true
+        done
+    fi
     wait "$pid" 2>/dev/null || true
+    local kept=()
+    for p in "${STARTED_PIDS[@]}"; do
+        [[ $p == "$pid" ]] || kept+=("$p")
+    done
+    STARTED_PIDS=("${kept[@]}")
 }
 
 cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
+    [[ -z $WRK_PID ]] || kill -TERM "$WRK_PID" 2>/dev/null || true
     for pid in "${STARTED_PIDS[@]}"; do
         stop_pid "$pid"
     done
+    [[ -z $POLICY_MADE ]] || rm -f "$POLICY_MADE"
     if [[ -n $WORK && -d $WORK ]]; then
         if [[ $KEEP == 1 ]]; then
             log "kept $WORK"
@@ -84,7 +94,7 @@ cleanup() {
 # Install nginx, lighttpd and wrk from Debian when missing, without letting
 # the packages start them as system services (policy-rc.d says no).
 install_tools() {
-    local missing=() policy=/usr/sbin/policy-rc.d made_policy=0
+    local missing=() policy=/usr/sbin/policy-rc.d
     command -v wrk >/dev/null || missing+=(wrk)
     command -v lighttpd >/dev/null || [[ -x /usr/sbin/lighttpd ]] || missing+=(lighttpd)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
@@ -95,7 +105,7 @@ install_tools() {
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
-        made_policy=1
+        POLICY_MADE=$policy
     fi
     local pkgs=("${missing[@]/#nginx/nginx-light}") ok=0
     export DEBIAN_FRONTEND=noninteractive
@@ -106,7 +116,10 @@ install_tools() {
             apt-get install -y --no-install-recommends "${missing[@]}" >>"$WORK/apt.log" 2>&1; }; then
         ok=1
     fi
-    ((made_policy)) && rm -f "$policy"
+    if [[ -n $POLICY_MADE ]]; then
+        rm -f "$POLICY_MADE"
+        POLICY_MADE=""
+    fi
     ((ok)) || { tail -20 "$WORK/apt.log" >&2; die "apt-get install failed"; }
 }
 
@@ -205,15 +218,33 @@ case_args() { # case -> sets WRK_ARGS, WRK_PATH, WRK_TAIL
     esac
 }
 
+# wrk in the background + `wait`, so that a signal to this script is handled
+# at once (bash runs traps only between foreground commands).
 run_wrk() { # seconds port out
     taskset -c 1 wrk -t1 -d"$1s" --timeout 5s --latency "${WRK_ARGS[@]}" \
-        "http://127.0.0.1:$2$WRK_PATH" "${WRK_TAIL[@]}" >"$3" 2>&1
+        "http://127.0.0.1:$2$WRK_PATH" "${WRK_TAIL[@]}" >"$3" 2>&1 &
+    WRK_PID=$!
+    local rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    return "$rc"
+}
+
+# Wait (QUIET_WAIT s at most) until the rest of the machine is below QUIET_PCT.
+wait_quiet() {
+    local i busy
+    for ((i = 0; i < QUIET_WAIT; i++)); do
+        busy=$("${HELPER[@]}" busy 1)
+        ((busy >= QUIET_PCT)) || break
+    done
+    ((i < 2)) || log "waited ${i}s for the machine to be quiet"
 }
 
 # One measured run of a case: warm-up, then wrk with CPU readings around it.
-# Prints the % of a CPU that other processes used meanwhile (999: no result).
+# Sets OTHER to the % of a CPU that other processes used meanwhile (999: no result).
 measure_case() { # name port case try
     local name=$1 port=$2 case=$3 try=$4 t0 t1 s0 s1 rss hwm out
+    OTHER=999
     case_args "$case"
     out="$WORK/wrk-$name-$case.$try.txt"
     if ((WARMUP > 0)); then
@@ -229,18 +260,18 @@ measure_case() { # name port case try
     s1=$("${HELPER[@]}" systicks)
     t1=$("${HELPER[@]}" cpu "$SERVER_PID")
     read -r rss hwm < <("${HELPER[@]}" rss "$SERVER_PID")
-    [[ -d /proc/$SERVER_PID ]] || { echo 999; return 0; }
+    [[ -d /proc/$SERVER_PID ]] || return 0
     printf '[bench] %-8s %-13s ' "$name" "$case" >&2
-    "${HELPER[@]}" record "$RESULTS" "$name" "$case" "$out" "$t0" "$t1" "$hwm" \
-        "$WORK/times0" "$WORK/times1" "$s0" "$s1" ||
-        { log "$name / $case: could not read wrk output"; echo 999; }
+    OTHER=$("${HELPER[@]}" record "$RESULTS" "$name" "$case" "$out" "$t0" "$t1" "$hwm" \
+        "$WORK/times0" "$WORK/times1" "$s0" "$s1") ||
+        { log "$name / $case: could not read wrk output"; OTHER=999; }
 }
 
 bench_server() { # name port
-    local name=$1 port=$2 case rss hwm try other waited
+    local name=$1 port=$2 case rss hwm try other
     log "== $name on 127.0.0.1:$port"
     if ! start_server "$name" "$port"; then
-        "${HELPER[@]}" note "$RESULTS" "$name" status "did not start (see its log)"
+        "${HELPER[@]}" note "$RESULTS" "$name" status "did not start (its output is above; BENCH_KEEP=1 keeps its log)"
         return 0
     fi
     "${HELPER[@]}" note "$RESULTS" "$name" version "$(version_of "$name")"
@@ -256,9 +287,9 @@ bench_server() { # name port
     for case in $CASES; do
         for ((try = 1; try <= 1 + RETRIES; try++)); do
             # The machine is shared: wait (a while) for other work to calm down.
-            waited=$("${HELPER[@]}" quiet "$QUIET_PCT" "$QUIET_WAIT")
-            ((waited < 2)) || log "waited ${waited}s for the machine to be quiet"
-            other=$(measure_case "$name" "$port" "$case" "$try")
+            wait_quiet
+            measure_case "$name" "$port" "$case" "$try"
+            other=$OTHER
             if ! [[ -d /proc/$SERVER_PID ]]; then
                 log "$name died during $case"
                 "${HELPER[@]}" note "$RESULTS" "$name" status "died during $case"
@@ -320,10 +351,15 @@ main() {
         bench_server "$name" "$port"
     done
 
-    local cmd="bench/run.sh" var
-    for var in $(compgen -e | grep '^BENCH_' || true); do
-        cmd="$var=${!var} $cmd"
+    local cmd="" var
+    for var in $(compgen -e | grep '^BENCH_' | sort || true); do
+        if [[ ${!var} == *" "* ]]; then
+            cmd+="$var=\"${!var}\" "
+        else
+            cmd+="$var=${!var} "
+        fi
     done
+    cmd+="bench/run.sh"
     python3 - "$WORK/meta.json" "$cmd" "$DURATION" "$WARMUP" "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')" \
         "$busy_before" <<'EOF'
 import json, os, platform, subprocess, sys, time
