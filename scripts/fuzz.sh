@@ -47,7 +47,7 @@ for t in $targets; do
         >"corpus/$t.log" 2>&1; then
         grep -E '^(Done|stat::number_of_executed_units)' "corpus/$t.log" | tail -1
     else
-        cat "corpus/$t.log" | tail -60
+        tail -60 "corpus/$t.log"
         echo "fuzz: $t FAILED; input kept in fuzz/artifacts/$t/" >&2
         failed="$failed $t"
     fi

@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
             match scheme {
                 "Basic" => {
                     if let Some(c) = basic::parse(rest) {
-                        assert!(!c.user.contains(':'), "user {:?} holds the separator", c.user);
+                        assert!(
+                            !c.user.contains(':'),
+                            "user {:?} holds the separator",
+                            c.user
+                        );
                     }
                 }
                 "Digest" => digest_params(rest),
@@ -56,9 +60,16 @@ fuzz_target!(|data: &[u8]| {
         // Never another host: a path on this one, or this host named. A
         // browser drops tabs and newlines from a URL before parsing it
         // (WHATWG URL), so judge the location as it will read it.
-        let strip = |s: &str| -> String { s.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect() };
+        let strip = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect()
+        };
         let seen = strip(to);
-        match seen.strip_prefix("http://").or_else(|| seen.strip_prefix("https://")) {
+        match seen
+            .strip_prefix("http://")
+            .or_else(|| seen.strip_prefix("https://"))
+        {
             Some(rest) => {
                 let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
                 assert!(

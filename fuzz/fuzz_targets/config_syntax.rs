@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     // so without `/` or escapes (`\x2f`) they can name no file.
     let reads_files = text.contains("@include") && (text.contains('/') || text.contains('\\'));
     if !reads_files {
-        match marmoset::config::syntax::parse_str(text, Path::new("<fuzz>"), Path::new("/nonexistent")) {
+        match marmoset::config::syntax::parse_str(
+            text,
+            Path::new("<fuzz>"),
+            Path::new("/nonexistent"),
+        ) {
             Ok(_) => {}
             Err(d) => {
                 let lines = text.split('\n').count();

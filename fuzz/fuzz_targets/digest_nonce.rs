@@ -17,8 +17,15 @@ fuzz_target!(|data: &[u8]| {
     // A nonce not issued by a verifier is never fresh for it. (This one
     // never issues any: a nonce it issued could be learnt by the fuzzer.)
     let verifier = Nonces::new([9u8; 32], 300);
-    assert_ne!(verifier.validate(&forged, &realm), NonceCheck::Fresh, "{forged:?}");
-    assert_ne!(verifier.accept(&forged, &realm, "00000001"), NonceCheck::Fresh);
+    assert_ne!(
+        verifier.validate(&forged, &realm),
+        NonceCheck::Fresh,
+        "{forged:?}"
+    );
+    assert_ne!(
+        verifier.accept(&forged, &realm, "00000001"),
+        NonceCheck::Fresh
+    );
     let nonces = Nonces::new([7u8; 32], 300);
     let genuine = nonces.issue(&realm);
     // Replays of a genuine nonce.
@@ -26,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
     for chunk in ncs.chunks(2) {
         let nc = u32::from(chunk[0]) << 8 | u32::from(*chunk.get(1).unwrap_or(&0));
         // Small steps mostly, sometimes a jump.
-        let nc = if nc & 0x8000 != 0 { nc & 0x7fff } else { nc % 80 };
+        let nc = if nc & 0x8000 != 0 {
+            nc & 0x7fff
+        } else {
+            nc % 80
+        };
         let hex = format!("{nc:08x}");
         match nonces.accept(&genuine, &realm, &hex) {
             NonceCheck::Fresh => assert!(seen.insert(nc), "nc {nc} accepted twice"),

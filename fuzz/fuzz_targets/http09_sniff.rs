@@ -20,7 +20,11 @@ struct Trickle<'a> {
 }
 
 impl AsyncRead for Trickle<'_> {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let n = self.step.min(self.data.len()).min(buf.remaining());
         let (now, rest) = self.data.split_at(n);
         buf.put_slice(now);
@@ -47,13 +51,22 @@ fuzz_target!(|data: &[u8]| {
     match start {
         Ok(Start::Simple { method, target }) => {
             for w in [&method, &target] {
-                assert!(!w.is_empty() && !w.contains([' ', '\n']), "{method:?} {target:?}");
+                assert!(
+                    !w.is_empty() && !w.contains([' ', '\n']),
+                    "{method:?} {target:?}"
+                );
             }
-            let line_end = input.iter().position(|&b| b == b'\n').expect("a simple request is a line");
+            let line_end = input
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("a simple request is a line");
             assert!(line_end < input.len());
         }
         Ok(Start::Http(prefix)) => {
-            assert!(input.starts_with(&prefix), "prefix is not the input's start");
+            assert!(
+                input.starts_with(&prefix),
+                "prefix is not the input's start"
+            );
             assert!(!prefix.is_empty());
         }
         Ok(Start::Closed) => {}

@@ -16,13 +16,23 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(out.starts_with('/'), "{raw:?} -> {out:?}: not rooted");
     assert!(!out.contains("//"), "{raw:?} -> {out:?}: empty segment");
-    assert!(!out.contains("/../") && !out.ends_with("/.."), "{raw:?} -> {out:?}: parent segment");
-    assert!(!out.contains("/./") && !out.ends_with("/."), "{raw:?} -> {out:?}: dot segment");
+    assert!(
+        !out.contains("/../") && !out.ends_with("/.."),
+        "{raw:?} -> {out:?}: parent segment"
+    );
+    assert!(
+        !out.contains("/./") && !out.ends_with("/."),
+        "{raw:?} -> {out:?}: dot segment"
+    );
     assert!(
         !out.bytes().any(|b| b < 0x20 || b == 0x7f),
         "{raw:?} -> {out:?}: control byte"
     );
     // Idempotent: the normalised path, its `%` escaped again, is a fixed point.
     let again = marmoset::path::normalize(&out.replace('%', "%25"));
-    assert_eq!(again.as_deref(), Ok(out.as_str()), "{raw:?}: not idempotent");
+    assert_eq!(
+        again.as_deref(),
+        Ok(out.as_str()),
+        "{raw:?}: not idempotent"
+    );
 });

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
             let _ = range::unsatisfied_range(size);
         }
         RangeDecision::Partial(ranges) => {
-            assert!(!ranges.is_empty() && ranges.len() <= MAX_RANGES, "{ranges:?}");
+            assert!(
+                !ranges.is_empty() && ranges.len() <= MAX_RANGES,
+                "{ranges:?}"
+            );
             for r in &ranges {
                 assert!(r.start <= r.end && r.end < size, "{r:?} outside {size}");
                 assert!(r.length() >= 1 && r.length() <= size);
