@@ -46,4 +46,4 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk
 fi
 cargo test --test it -- --ignored robustness_load
-FUZZ_SANITIZER=none scripts/fuzz.sh 10
+FUZZ_SANITIZER=none FUZZ_SEED=1 FUZZ_RUNS=50000 scripts/fuzz.sh 60

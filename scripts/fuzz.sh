@@ -11,6 +11,12 @@
 # input is kept in fuzz/artifacts/<target>/ and the script exits 1 after
 # running the remaining targets. Reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run -a TARGET fuzz/artifacts/TARGET/crash-…
+#
+# FUZZ_SEED and FUZZ_RUNS make a run reproducible (a fixed seed and a fixed
+# number of inputs per target, SECONDS then only caps the time): the test
+# command uses them so that CI gives the same answer every time; explore
+# with plain time-bounded runs by hand. Inputs in fuzz/seeds/ (including
+# past crashes, kept as regressions) are replayed on every run.
 set -e
 cd "$(dirname "$0")/.."
 
@@ -42,8 +48,10 @@ for t in $targets; do
     echo "fuzz: $t for ${seconds}s"
     # -timeout: an input taking 10 s is a hang; the output of a run is long,
     # so only its last lines are shown unless it fails.
+    repro=""
+    [ -n "${FUZZ_SEED:-}" ] && repro="-seed=$FUZZ_SEED -runs=${FUZZ_RUNS:-50000}"
     if cargo fuzz run -a -s "$san" "$t" "corpus/$t" $seeds -- \
-        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 $repro \
         >"corpus/$t.log" 2>&1; then
         grep -E '^(Done|stat::number_of_executed_units)' "corpus/$t.log" | tail -1
     else

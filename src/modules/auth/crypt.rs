@@ -149,7 +149,7 @@ impl<'a> Stored<'a> {
                 hash: h,
                 realm: r,
                 ha1,
-            } if *h == hash && *r == realm => Some(hex(ha1)),
+            } if *h == hash && *r == realm && ha1.len() == hash.output_len() => Some(hex(ha1)),
             _ => None,
         }
     }
