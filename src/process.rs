@@ -15,11 +15,10 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use marmoset::engine::listener::BUSY;
 use marmoset::engine::{Reloader, SHUTDOWN_GRACE, SiteSlot, bound::current};
 
 use crate::sys;
-
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
 
 /// Serve `listeners` until SIGTERM/SIGINT; `on_hup` runs on SIGHUP.
 pub fn serve(

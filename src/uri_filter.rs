@@ -14,7 +14,53 @@
 //!
 //! A rejected URI is not an error: the module declines the request.
 
+use crate::config::Section;
+use crate::config::print::quote;
 use crate::pattern::PatternList;
+
+/// The `allow`, `deny` and `denylast` keys as written, shared by every
+/// module section that filters URIs: read once, printed back by `-C`, and
+/// compiled into a [`UriFilter`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterKeys {
+    /// `allow`: pattern list of URIs served.
+    pub allow: Option<String>,
+    /// `deny`: pattern list of URIs refused.
+    pub deny: Option<String>,
+    /// `denylast`: check `deny` after `allow`.
+    pub denylast: Option<bool>,
+}
+
+impl FilterKeys {
+    /// Read the three keys of a section.
+    pub fn from_section(sec: &Section<'_>) -> FilterKeys {
+        FilterKeys {
+            allow: sec.str("allow"),
+            deny: sec.str("deny"),
+            denylast: sec.bool("denylast"),
+        }
+    }
+
+    /// The keys that are set, as libconfig settings (` allow = "…";` …).
+    pub fn print(&self) -> String {
+        let mut o = String::new();
+        if let Some(a) = &self.allow {
+            o.push_str(&format!(" allow = {};", quote(a)));
+        }
+        if let Some(d) = &self.deny {
+            o.push_str(&format!(" deny = {};", quote(d)));
+        }
+        if let Some(d) = self.denylast {
+            o.push_str(&format!(" denylast = {d};"));
+        }
+        o
+    }
+
+    /// The compiled filter.
+    pub fn build(&self) -> UriFilter {
+        UriFilter::new(self.allow.as_deref(), self.deny.as_deref(), self.denylast)
+    }
+}
 
 /// The compiled filter of one module instance.
 #[derive(Clone, Debug, Default)]

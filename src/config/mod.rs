@@ -12,6 +12,7 @@
 //! Errors are printed sorted as `file:line:col: error: key.path: message`.
 
 pub mod diag;
+mod lexer;
 pub mod model;
 pub mod print;
 pub mod syntax;

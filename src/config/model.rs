@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::diag::{Problem, Section};
-use super::value::{Span, ValueKind};
+use super::value::Span;
 use crate::modules::ModulesConfig;
 use crate::pattern::has_option;
 use crate::server_info::{HttpVersion, Security};
@@ -290,10 +290,4 @@ fn parse_addr(s: &Section<'_>, text: &str) -> Option<IpAddr> {
         Problem::BadValue(format!("`{text}` is not an IPv4 or IPv6 address")),
     );
     None
-}
-
-/// Whether a value is a string (used for `vhost` lists that mix file names
-/// and groups).
-pub fn is_string(kind: &ValueKind) -> bool {
-    matches!(kind, ValueKind::Str(_))
 }

@@ -36,7 +36,7 @@ fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Answer sent to clients beyond `maxclients`.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
+pub const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\nConnection: Close\r\n\r\n 503 Service Unavailable\r\n";
 
 /// Answer sent to clients refused by `clientfilter` with `refuse = "403"`.
 const FORBIDDEN: &[u8] = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: Close\r\n\r\n 403 Forbidden\r\n";

@@ -31,7 +31,6 @@ pub use module::{
 
 use crate::body::Body;
 use crate::error::{HttpError, reason_phrase};
-use crate::request_body::RequestBody;
 use crate::server_info::{HttpVersion, ServerInfo};
 
 /// Modules sorted by phase, built once.
@@ -257,9 +256,4 @@ fn strip_body(resp: &mut Response) {
         }
     }
     *resp.body_mut() = Body::empty();
-}
-
-/// Build a request for tests and HTTP/0.9 (no body).
-pub fn request_without_body(head: http::request::Builder) -> Result<Request, http::Error> {
-    head.body(RequestBody::empty())
 }

@@ -2,7 +2,7 @@
 //! UNIX-socket servers behind them.
 //!
 //! - [`SocketDir`]: a request path to a socket under a module's `docroot`,
-//!   confined to it the way [`crate::modules::document::resolve`] confines
+//!   confined to it the way [`crate::resolve`] confines
 //!   files (the path is already normalised; symbolic links must stay
 //!   inside). The directory is looked up per request, so a service that
 //!   creates its socket directory after marmoset started is found.

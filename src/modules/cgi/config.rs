@@ -7,6 +7,7 @@ use crate::cgi_env::{server_timeout, string_list};
 use crate::config::print::quote;
 use crate::config::value::Span;
 use crate::config::{Problem, Section};
+use crate::uri_filter::FilterKeys;
 
 /// `maxscripts` when absent.
 pub const DEFAULT_MAX_SCRIPTS: usize = 16;
@@ -25,12 +26,8 @@ pub struct CgiConfig {
     pub docroot: PathBuf,
     /// Where `docroot`'s value is written.
     pub docroot_span: Span,
-    /// `allow`: pattern list of URIs run as scripts.
-    pub allow: Option<String>,
-    /// `deny`: pattern list of URIs refused.
-    pub deny: Option<String>,
-    /// `denylast`: check `deny` after `allow`.
-    pub denylast: Option<bool>,
+    /// `allow`, `deny`, `denylast`: which URIs the module serves.
+    pub filter: FilterKeys,
     /// `env`: extra `NAME=value` entries for every script.
     pub env: Vec<String>,
     /// The server's `timeout`: longest wait for output from a script (and
@@ -48,9 +45,7 @@ impl CgiConfig {
     pub fn from_section(sec: &Section<'_>, server: &Section<'_>) -> Option<CgiConfig> {
         let docroot_span = sec.value("docroot").map(|v| v.span.clone());
         let docroot = sec.str("docroot");
-        let allow = sec.str("allow");
-        let deny = sec.str("deny");
-        let denylast = sec.bool("denylast");
+        let filter = FilterKeys::from_section(sec);
         let env = string_list(sec, "env");
         let max_time = match sec.float("maxtime") {
             Some(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
@@ -85,9 +80,7 @@ impl CgiConfig {
             path: sec.path().to_string(),
             docroot: PathBuf::from(docroot),
             docroot_span,
-            allow,
-            deny,
-            denylast,
+            filter,
             env,
             timeout: server_timeout(server),
             max_time,
@@ -98,15 +91,7 @@ impl CgiConfig {
     /// The section as libconfig text (for `-C`).
     pub fn print(&self) -> String {
         let mut o = format!("{{ docroot = {};", quote(&self.docroot.to_string_lossy()));
-        if let Some(a) = &self.allow {
-            o.push_str(&format!(" allow = {};", quote(a)));
-        }
-        if let Some(d) = &self.deny {
-            o.push_str(&format!(" deny = {};", quote(d)));
-        }
-        if let Some(d) = self.denylast {
-            o.push_str(&format!(" denylast = {d};"));
-        }
+        o.push_str(&self.filter.print());
         if !self.env.is_empty() {
             let items: Vec<String> = self.env.iter().map(|e| quote(e)).collect();
             o.push_str(&format!(" env = [{}];", items.join(", ")));

@@ -117,7 +117,7 @@ impl Cgi {
         })?;
         Ok(Cgi {
             root,
-            filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
+            filter: cfg.filter.build(),
             env: cfg.env.clone(),
             timeout: cfg.timeout,
             max_time: cfg.max_time,

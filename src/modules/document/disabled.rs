@@ -9,11 +9,6 @@ use crate::config::{Diagnostic, Problem, Section, Severity};
 use crate::modules::BuildEnv;
 use crate::pipeline::{Module, Phases};
 
-// The URI filter is shared with other content modules (websocket,
-// webstream, upgrade), which are built without this one too.
-#[path = "filter.rs"]
-pub mod filter;
-
 const NOT_BUILT: Problem = Problem::NotBuilt {
     module: "document",
     feature: "document",

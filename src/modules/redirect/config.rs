@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use http::StatusCode;
 
 use crate::config::{Problem, Section, value::Span, value::ValueKind};
-use crate::pattern::{PatternList, has_option};
+use crate::pattern::{Pattern, PatternList, has_option};
 
 /// What a link reacts to.
 #[derive(Debug, Clone)]
@@ -23,6 +23,9 @@ pub struct LinkConfig {
     pub origin: Origin,
     /// `destination`: the `Location` (verbatim, relative or absolute).
     pub destination: Option<String>,
+    /// The destination as a pattern: a path it matches is not redirected
+    /// (loop guard). Compiled once here, not per request.
+    pub loop_guard: Option<Pattern>,
     /// `defaultpage`: for `origin = 404`, redirect directory requests to it.
     pub defaultpage: Option<String>,
     /// `options`: `permanently` (301) / `temporary` (307); else the module's.
@@ -159,6 +162,7 @@ fn link(l: &Section<'_>) -> Option<LinkConfig> {
     };
     let options = options_of(l);
     let cfg = LinkConfig {
+        loop_guard: l.str("destination").map(|d| Pattern::new(&d)),
         destination: l.str("destination"),
         defaultpage: l.str("defaultpage"),
         status: status_of(&options),

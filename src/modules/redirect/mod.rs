@@ -23,7 +23,7 @@ pub use config::{LinkConfig, Origin, RedirectConfig};
 use crate::body::Body;
 use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
-use crate::pattern::{Pattern, PatternList};
+use crate::pattern::PatternList;
 use crate::pipeline::{Flow, Module, Phases, RequestCtx, RequestHead, Response};
 
 /// An error page kept in memory (error pages are small; read at start-up).
@@ -133,7 +133,11 @@ impl Redirect {
             }
             let status = link.status.unwrap_or(self.cfg.status);
             if let Some(dest) = &link.destination {
-                if Pattern::new(dest).is_match(&ctx.path) {
+                if link
+                    .loop_guard
+                    .as_ref()
+                    .is_some_and(|g| g.is_match(&ctx.path))
+                {
                     continue;
                 }
                 let mut location = format!("{dest}{rest}");
@@ -186,7 +190,11 @@ impl Redirect {
                     }
                 }
                 if let Some(dest) = &link.destination {
-                    if !Pattern::new(dest).is_match(&ctx.path) {
+                    if !link
+                        .loop_guard
+                        .as_ref()
+                        .is_some_and(|g| g.is_match(&ctx.path))
+                    {
                         return redirect(StatusCode::MOVED_PERMANENTLY, dest);
                     }
                 }

@@ -36,9 +36,9 @@ use crate::config::{Diagnostic, Problem, Section};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
-use crate::modules::document::filter::UriFilter;
 use crate::pattern::has_option;
 use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::uri_filter::UriFilter;
 
 /// One `upgrade` section.
 #[derive(Clone, Debug)]

@@ -98,9 +98,28 @@ impl UserfilterConfig {
     }
 }
 
+/// A rule ready to check: an expression without placeholders is compiled
+/// once, when the rules are loaded, not for every request.
+struct Compiled {
+    rule: Rule,
+    fixed: Option<PatternList>,
+}
+
+fn compile(rules: Vec<Rule>) -> Arc<Vec<Compiled>> {
+    Arc::new(
+        rules
+            .into_iter()
+            .map(|rule| Compiled {
+                fixed: (!rule.exp.contains('%')).then(|| PatternList::new(&rule.exp)),
+                rule,
+            })
+            .collect(),
+    )
+}
+
 /// The rules in memory, and when the file was last looked at.
 struct Cache {
-    rules: Arc<Vec<Rule>>,
+    rules: Arc<Vec<Compiled>>,
     stamp: Option<SystemTime>,
     checked: Instant,
 }
@@ -127,7 +146,7 @@ impl Userfilter {
         let rules = db.rules().unwrap_or_default();
         Ok(Userfilter {
             cache: RwLock::new(Cache {
-                rules: Arc::new(rules),
+                rules: compile(rules),
                 stamp: db.stamp(),
                 checked: Instant::now(),
             }),
@@ -139,7 +158,7 @@ impl Userfilter {
 
     /// The current rules, re-read when the file changed (checked at most
     /// once a second).
-    fn rules(&self) -> Arc<Vec<Rule>> {
+    fn rules(&self) -> Arc<Vec<Compiled>> {
         let due = self
             .cache
             .read()
@@ -166,7 +185,7 @@ impl Userfilter {
         }
         match self.db.rules() {
             Ok(rules) => {
-                c.rules = Arc::new(rules);
+                c.rules = compile(rules);
                 c.stamp = stamp;
             }
             Err(e) => {
@@ -182,8 +201,10 @@ impl Userfilter {
         let group = user.map_or("", |u| u.group.as_str());
         let home = user.map_or("", |u| u.home.as_str());
         let reapproving = user.is_some_and(|u| u.status == "reapproving");
-        let has_own_role =
-            user.is_some() && rules.iter().any(|r| r.role == name || r.role == group);
+        let has_own_role = user.is_some()
+            && rules
+                .iter()
+                .any(|c| c.rule.role == name || c.rule.role == group);
         let applies = |r: &Rule| {
             r.role == "*"
                 || (user.is_some() && (r.role == name || (!group.is_empty() && r.role == group)))
@@ -197,10 +218,11 @@ impl Userfilter {
         };
         rules
             .iter()
-            .filter(|r| methods.contains(&r.method.as_str()) && applies(r))
-            .any(|r| {
-                expand(&r.exp, name, group, home)
-                    .is_some_and(|exp| PatternList::new(&exp).is_match(&ctx.path))
+            .filter(|c| methods.contains(&c.rule.method.as_str()) && applies(&c.rule))
+            .any(|c| match &c.fixed {
+                Some(fixed) => fixed.is_match(&ctx.path),
+                None => expand(&c.rule.exp, name, group, home)
+                    .is_some_and(|exp| PatternList::new(&exp).is_match(&ctx.path)),
             })
     }
 }

@@ -6,6 +6,7 @@ use crate::config::print::quote;
 use crate::config::value::Span;
 use crate::config::{Problem, Section};
 use crate::pattern::has_option;
+use crate::uri_filter::FilterKeys;
 
 /// `maxmessage` when absent: the largest message accepted from a client.
 pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
@@ -19,12 +20,8 @@ pub struct WebsocketConfig {
     pub path: String,
     /// `docroot`: the directory of UNIX sockets.
     pub docroot: PathBuf,
-    /// `allow`: pattern list of URIs bridged.
-    pub allow: Option<String>,
-    /// `deny`: pattern list of URIs refused.
-    pub deny: Option<String>,
-    /// `denylast`: check `deny` after `allow`.
-    pub denylast: Option<bool>,
+    /// `allow`, `deny`, `denylast`: which URIs the module serves.
+    pub filter: FilterKeys,
     /// `options`.
     pub options: WebsocketOptions,
     /// `maxmessage` (marmoset): the largest message, in bytes, accepted
@@ -49,9 +46,7 @@ impl WebsocketConfig {
     /// served: no `docroot` (the original's `links` are not supported).
     pub fn from_section(sec: &Section<'_>) -> Option<WebsocketConfig> {
         let docroot = sec.str("docroot");
-        let allow = sec.str("allow");
-        let deny = sec.str("deny");
-        let denylast = sec.bool("denylast");
+        let filter = FilterKeys::from_section(sec);
         let text = sec.str("options").unwrap_or_default();
         let options = WebsocketOptions {
             direct: has_option(&text, "direct"),
@@ -85,9 +80,7 @@ impl WebsocketConfig {
             span: sec.span().clone(),
             path: sec.path().to_string(),
             docroot: PathBuf::from(docroot),
-            allow,
-            deny,
-            denylast,
+            filter,
             options,
             max_message,
         })
@@ -96,15 +89,7 @@ impl WebsocketConfig {
     /// The section as libconfig text (for `-C`).
     pub fn print(&self) -> String {
         let mut o = format!("{{ docroot = {};", quote(&self.docroot.to_string_lossy()));
-        if let Some(a) = &self.allow {
-            o.push_str(&format!(" allow = {};", quote(a)));
-        }
-        if let Some(d) = &self.deny {
-            o.push_str(&format!(" deny = {};", quote(d)));
-        }
-        if let Some(d) = self.denylast {
-            o.push_str(&format!(" denylast = {d};"));
-        }
+        o.push_str(&self.filter.print());
         let words: Vec<&str> = [(self.options.direct, "direct"), (self.options.user, "user")]
             .iter()
             .filter(|(on, _)| *on)

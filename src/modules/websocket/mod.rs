@@ -50,8 +50,8 @@ use crate::config::Diagnostic;
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
-use crate::modules::document::filter::UriFilter;
 use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::uri_filter::UriFilter;
 
 /// The GUID of RFC 6455 §1.3.
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -87,7 +87,7 @@ impl Websocket {
             dir: SocketDir::new(
                 std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone()),
             ),
-            filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
+            filter: cfg.filter.build(),
             options: cfg.options,
             max_message: cfg.max_message,
         })

@@ -7,6 +7,7 @@ use crate::config::print::quote;
 use crate::config::value::Span;
 use crate::config::{Problem, Section};
 use crate::pattern::has_option;
+use crate::uri_filter::FilterKeys;
 
 /// The pause after a multipart part when `fps` is absent (the original's
 /// 34 ms, about 29 parts a second).
@@ -21,12 +22,8 @@ pub struct WebstreamConfig {
     pub path: String,
     /// `docroot`: the directory of producer sockets (required).
     pub docroot: PathBuf,
-    /// `allow`: pattern list of URIs streamed.
-    pub allow: Option<String>,
-    /// `deny`: pattern list of URIs refused.
-    pub deny: Option<String>,
-    /// `denylast`: check `deny` after `allow`.
-    pub denylast: Option<bool>,
+    /// `allow`, `deny`, `denylast`: which URIs the module serves.
+    pub filter: FilterKeys,
     /// `options`.
     pub options: WebstreamOptions,
     /// `fps`: at most this many multipart parts a second to each client,
@@ -47,9 +44,7 @@ impl WebstreamConfig {
     /// Read a section; `None` (with an error) without `docroot`.
     pub fn from_section(sec: &Section<'_>) -> Option<WebstreamConfig> {
         let docroot = sec.str("docroot");
-        let allow = sec.str("allow");
-        let deny = sec.str("deny");
-        let denylast = sec.bool("denylast");
+        let filter = FilterKeys::from_section(sec);
         let text = sec.str("options").unwrap_or_default();
         let options = WebstreamOptions {
             multipart: has_option(&text, "multipart"),
@@ -81,9 +76,7 @@ impl WebstreamConfig {
             span: sec.span().clone(),
             path: sec.path().to_string(),
             docroot: PathBuf::from(docroot),
-            allow,
-            deny,
-            denylast,
+            filter,
             options,
             interval,
         })
@@ -92,15 +85,7 @@ impl WebstreamConfig {
     /// The section as libconfig text (for `-C`).
     pub fn print(&self) -> String {
         let mut o = format!("{{ docroot = {};", quote(&self.docroot.to_string_lossy()));
-        if let Some(a) = &self.allow {
-            o.push_str(&format!(" allow = {};", quote(a)));
-        }
-        if let Some(d) = &self.deny {
-            o.push_str(&format!(" deny = {};", quote(d)));
-        }
-        if let Some(d) = self.denylast {
-            o.push_str(&format!(" denylast = {d};"));
-        }
+        o.push_str(&self.filter.print());
         let words: Vec<&str> = [
             (self.options.multipart, "multipart"),
             (self.options.date, "date"),

@@ -55,8 +55,8 @@ use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{Entry, SocketDir};
-use crate::modules::document::filter::UriFilter;
 use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::uri_filter::UriFilter;
 
 /// A client that takes nothing for this long is disconnected.
 pub const STALL_LIMIT: Duration = Duration::from_secs(30);
@@ -85,7 +85,7 @@ impl Webstream {
             dir: SocketDir::new(
                 std::path::absolute(&cfg.docroot).unwrap_or_else(|_| cfg.docroot.clone()),
             ),
-            filter: UriFilter::new(cfg.allow.as_deref(), cfg.deny.as_deref(), cfg.denylast),
+            filter: cfg.filter.build(),
             options: cfg.options,
             interval: cfg.interval,
             mime: env.mime.clone(),
