@@ -3,6 +3,7 @@
 mod cli;
 mod init_d;
 mod logger;
+mod pidfile;
 mod process;
 mod sys;
 
@@ -13,6 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use marmoset::config::{self, Loaded};
+
+use crate::pidfile::PidFile;
 
 const DEFAULT_CONFIGS: &[&str] = &["/etc/marmoset/marmoset.conf", "/etc/ouistiti/ouistiti.conf"];
 
@@ -95,6 +98,17 @@ fn run(cli: cli::Cli) -> Result<()> {
     }
     let logfile = cli.logfile.as_deref().or(config.log_file.as_deref());
     logger::init(logfile).context("cannot open the log file")?;
+    // Everything named outside the jail is looked up or opened first.
+    let identity = config.user.as_deref().and_then(|u| {
+        sys::Identity::lookup(u)
+            .map_err(|e| log::error!("user {u}: {e}; keeping the current identity"))
+            .ok()
+    });
+    let pidfile = cli.pidfile.as_deref().or(config.pid_file.as_deref());
+    let pidfile = pidfile.map(PidFile::open).transpose()?;
+    if let Some(dir) = &config.chroot {
+        sys::chroot(dir).with_context(|| format!("chroot {}", dir.display()))?;
+    }
     let server =
         marmoset::Server::from_config(&config, cli.server).map_err(|e| Reported(e.to_string()))?;
     if cli.list_roots {
@@ -105,9 +119,8 @@ fn run(cli: cli::Cli) -> Result<()> {
     if cli.daemon {
         sys::daemonize().context("cannot daemonize")?;
     }
-    let pidfile = cli.pidfile.clone().or(config.pid_file.clone());
     if let Some(p) = &pidfile {
-        write_pidfile(p)?;
+        p.write()?;
     }
     if mode != marmoset::Mode::Process {
         // Process mode forks: its parent must stay single-threaded.
@@ -116,16 +129,20 @@ fn run(cli: cli::Cli) -> Result<()> {
     if let Some(init) = &config.init_d {
         init_d::run(init, "start");
     }
-    if let Some(user) = &config.user {
-        if let Err(e) = sys::drop_privileges(user) {
-            log::error!("user {user}: {e}; keeping the current identity");
+    if let Some(id) = &identity {
+        if let Err(e) = id.assume() {
+            log::error!("user switch: {e}; keeping the current identity");
         }
+    }
+    if let Some(dir) = &config.chroot {
+        log::info!("confined to {}", dir.display());
     }
     for a in bound.local_addrs() {
         log::info!("listening on {a}");
     }
     log::logger().flush();
     let reloader = bound.reloader();
+    let jailed = config.chroot.is_some();
     if mode != marmoset::Mode::Process {
         reloader.clone().watch(Duration::from_secs(5));
     }
@@ -138,7 +155,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     sys::notify("READY=1");
     let on_hup = || {
         log::info!("SIGHUP: reloading {}", path.display());
-        reload(&reloader, &path, &cli);
+        reload(&reloader, &path, &cli, jailed);
     };
     let served = match mode {
         marmoset::Mode::Process => {
@@ -146,7 +163,7 @@ fn run(cli: cli::Cli) -> Result<()> {
             drop(rt);
             process::serve(bound.into_listeners(), reloader.clone(), |r| {
                 log::info!("SIGHUP: reloading {}", path.display());
-                reload(r, &path, &cli);
+                reload(r, &path, &cli, jailed);
             });
             Ok(())
         }
@@ -161,7 +178,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     };
     sys::notify("STOPPING=1");
     if let Some(p) = &pidfile {
-        let _ = std::fs::remove_file(p);
+        p.remove();
     }
     if let Some(init) = &config.init_d {
         init_d::run(init, "stop");
@@ -228,7 +245,12 @@ fn load(path: &Path, port: Option<u16>) -> Result<(config::Config, Vec<String>),
 
 /// SIGHUP: load the configuration again and serve it; a configuration that
 /// does not load or build is refused and the running one keeps serving.
-fn reload(reloader: &marmoset::engine::Reloader, path: &Path, cli: &cli::Cli) {
+fn reload(reloader: &marmoset::engine::Reloader, path: &Path, cli: &cli::Cli, jailed: bool) {
+    if jailed {
+        // The configuration (and what it names) is outside the jail.
+        log::error!("reload refused under chroot: restart the server to apply a new configuration");
+        return;
+    }
     let loaded = load(path, cli.port).and_then(|(config, warnings)| {
         for w in warnings {
             log::warn!("{w}");
@@ -291,25 +313,10 @@ impl Signals {
     }
 }
 
-fn read_pid(p: &Path) -> Option<i32> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
-}
-
-/// Write our pid, refusing when the file names another live instance.
-fn write_pidfile(p: &Path) -> Result<()> {
-    if let Some(pid) = read_pid(p) {
-        if pid != std::process::id() as i32 && sys::alive(pid) {
-            bail!("server already running (pid {pid} in {})", p.display());
-        }
-    }
-    std::fs::write(p, format!("{:010}\n", std::process::id()))
-        .with_context(|| format!("cannot write pid file {}", p.display()))
-}
-
 /// `-K`: SIGTERM the instance of the pid file, wait for it to exit (10 s at
 /// most), remove the file.
 fn stop_instance(pidfile: &Path) -> Result<()> {
-    let pid = read_pid(pidfile).with_context(|| format!("no pid in {}", pidfile.display()))?;
+    let pid = pidfile::read_pid(pidfile).with_context(|| format!("no pid in {}", pidfile.display()))?;
     sys::kill(pid, libc::SIGTERM).with_context(|| format!("cannot stop pid {pid}"))?;
     for _ in 0..100 {
         if !sys::alive(pid) {

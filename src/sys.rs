@@ -1,9 +1,10 @@
 //! The few operating-system calls the binary needs that the standard
 //! library does not offer: fork for `-D`, signals for `-K`, and the
-//! privilege drop to `user`. Kept in one file so every `unsafe` is in sight.
+//! privilege drop to `user`, the `chroot`. Kept in one file so every `unsafe` is in sight.
 
 use std::ffi::CString;
 use std::io;
+use std::path::Path;
 
 /// Detach from the terminal: fork (the parent exits 0), `setsid`, fork again
 /// so the daemon can never reacquire a terminal. Must run before any thread
@@ -43,36 +44,76 @@ pub fn alive(pid: i32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
-/// Drop to `user` for good: supplementary groups, then gid, then uid (real,
-/// effective and saved). Does nothing when not running as root.
-pub fn drop_privileges(user: &str) -> io::Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(());
-    }
-    let name = CString::new(user).map_err(io::Error::other)?;
-    // SAFETY: getpwnam returns a pointer to static storage or NULL; the
-    // fields are read at once, before any other call that could reuse it.
-    let (uid, gid) = unsafe {
-        let pw = libc::getpwnam(name.as_ptr());
-        if pw.is_null() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("user `{user}` not found"),
-            ));
+/// An account to switch to: looked up while `/etc/passwd` and
+/// `/etc/group` are still in sight (before a `chroot`), assumed later.
+pub struct Identity {
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    groups: Vec<libc::gid_t>,
+}
+
+impl Identity {
+    /// The uid, primary gid and every group of `user`.
+    pub fn lookup(user: &str) -> io::Result<Identity> {
+        let name = CString::new(user).map_err(io::Error::other)?;
+        // SAFETY: getpwnam returns a pointer to static storage or NULL; the
+        // fields are read at once, before any other call that could reuse it.
+        let (uid, gid) = unsafe {
+            let pw = libc::getpwnam(name.as_ptr());
+            if pw.is_null() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("user `{user}` not found"),
+                ));
+            }
+            ((*pw).pw_uid, (*pw).pw_gid)
+        };
+        let mut groups: Vec<libc::gid_t> = vec![0; 32];
+        loop {
+            let mut n = groups.len() as libc::c_int;
+            // SAFETY: `groups` has room for `n` entries; getgrouplist writes
+            // at most `n` and sets `n` to the number it needs.
+            let r = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
+            let n = usize::try_from(n).unwrap_or(0);
+            if r >= 0 {
+                groups.truncate(n);
+                break;
+            }
+            if n <= groups.len() || n > 65_536 {
+                return Err(io::Error::other("cannot list the groups of the user"));
+            }
+            groups.resize(n, 0);
         }
-        ((*pw).pw_uid, (*pw).pw_gid)
-    };
-    // SAFETY: plain system calls on integer arguments and a valid C string.
-    unsafe {
-        if libc::initgroups(name.as_ptr(), gid) != 0
-            || libc::setresgid(gid, gid, gid) != 0
-            || libc::setresuid(uid, uid, uid) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
+        Ok(Identity { uid, gid, groups })
     }
-    Ok(())
+
+    /// Become this account for good: supplementary groups, then gid, then
+    /// uid (real, effective and saved). Does nothing when not running as
+    /// root.
+    pub fn assume(&self) -> io::Result<()> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(());
+        }
+        // SAFETY: plain system calls on integers and a valid slice.
+        unsafe {
+            if libc::setgroups(self.groups.len(), self.groups.as_ptr()) != 0
+                || libc::setresgid(self.gid, self.gid, self.gid) != 0
+                || libc::setresuid(self.uid, self.uid, self.uid) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Confine the process to `dir`: it becomes `/` and the working directory.
+/// Needs root (CAP_SYS_CHROOT).
+pub fn chroot(dir: &Path) -> io::Result<()> {
+    std::env::set_current_dir(dir)?;
+    std::os::unix::fs::chroot(".")?;
+    std::env::set_current_dir("/")
 }
 
 /// Listening sockets passed by systemd socket activation (`LISTEN_FDS`

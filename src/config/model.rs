@@ -25,6 +25,9 @@ pub struct Config {
     pub config_d: Option<PathBuf>,
     /// `init_d`: script or directory of scripts run at start and stop.
     pub init_d: Option<PathBuf>,
+    /// `chroot` (marmoset): directory the process is confined to before
+    /// the servers are built; their paths are then paths inside it.
+    pub chroot: Option<PathBuf>,
     /// `mode` (marmoset): `mono` (one thread, default), `threads` or `process`.
     pub mode: crate::engine::Mode,
     /// `mimetypes`: extra extension → type mappings.
@@ -141,6 +144,7 @@ impl Config {
             pid_file: top.str("pid-file").map(PathBuf::from),
             config_d: top.str("config_d").map(PathBuf::from),
             init_d: top.str("init_d").map(PathBuf::from),
+            chroot: top.str("chroot").map(PathBuf::from),
             ..Config::default()
         };
         for m in top.groups("mimetypes") {

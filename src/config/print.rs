@@ -47,6 +47,7 @@ pub fn effective(config: &Config, path: &Path) -> String {
     opt(&mut o, "pid-file", config.pid_file.as_deref());
     opt(&mut o, "config_d", config.config_d.as_deref());
     opt(&mut o, "init_d", config.init_d.as_deref());
+    opt(&mut o, "chroot", config.chroot.as_deref());
     if !config.mimetypes.is_empty() {
         let items: Vec<String> = config
             .mimetypes

@@ -145,11 +145,16 @@ impl Pipeline {
         if headers_len > self.max_headers {
             return Err(HttpError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
-        // RFC 9112 §3.2: a request with several Host headers is refused;
-        // RFC 9110 §4.2.4: userinfo in an http(s) target is an error.
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several,
+        // is refused; RFC 9110 §4.2.4: userinfo in an http(s) target is an
+        // error.
         let mut hosts = req.headers().get_all(http::header::HOST).iter();
-        if hosts.next().is_some() && hosts.next().is_some() {
-            return Err(HttpError::bad_request("several Host headers"));
+        match (hosts.next(), hosts.next()) {
+            (Some(_), Some(_)) => return Err(HttpError::bad_request("several Host headers")),
+            (None, _) if req.version() == http::Version::HTTP_11 => {
+                return Err(HttpError::bad_request("missing Host header"));
+            }
+            _ => {}
         }
         if req
             .uri()

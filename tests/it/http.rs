@@ -356,6 +356,25 @@ fn http_10_request_answered_10_and_closed() {
 }
 
 #[test]
+fn http_11_without_host_gets_400_and_10_without_host_is_served() {
+    let r = default_server();
+    let mut c = Client::new(&r.server);
+    c.send(b"GET /hello.txt HTTP/1.1\r\n\r\n");
+    let resp = c.response();
+    assert!(
+        resp.status_line.starts_with("HTTP/1.1 400"),
+        "{:?}",
+        resp.status_line
+    );
+    assert!(c.closed_within(Duration::from_secs(3)), "400 closes");
+    let mut c = Client::new(&r.server);
+    c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    let resp = c.response();
+    assert!(resp.status_line.starts_with("HTTP/1.0 200"), "{:?}", resp.status_line);
+    assert_eq!(resp.text(), "hello world\n");
+}
+
+#[test]
 fn http_10_keep_alive_requested_keeps_connection() {
     let r = default_server();
     let mut c = Client::new(&r.server);

@@ -3,9 +3,9 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::support::{TestServer, site};
+use crate::support::{TestServer, marmoset, site, unsafe_kill};
 
 fn conf(mode: &str) -> String {
     format!(
@@ -158,4 +158,79 @@ fn modes_privilege_drop_to_user() {
         "groups {:?}",
         ids("Groups:")
     );
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        .unwrap()
+}
+
+/// `chroot`: the process's root is the jail, the docroot is a path inside
+/// it, the user switch still finds `nobody` (looked up before), the pid
+/// file outside the jail is written and removed, SIGHUP is refused with a
+/// message and the server keeps serving.
+#[test]
+fn modes_chroot_confines_the_process() {
+    if !running_as_root() {
+        println!("not running as root: chroot not testable here");
+        return;
+    }
+    let dir = site();
+    let jail = dir.path().join("jail");
+    std::fs::create_dir_all(jail.join("htdocs")).unwrap();
+    std::fs::write(jail.join("htdocs/hello.txt"), "inside the jail\n").unwrap();
+    Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    // As /run/marmoset would be: writable by the user the server becomes.
+    std::fs::create_dir(dir.path().join("run")).unwrap();
+    Command::new("chown")
+        .args(["nobody"])
+        .arg(dir.path().join("run"))
+        .status()
+        .unwrap();
+    let conf = "chroot = \"jail\"; user = \"nobody\"; pid-file = \"run/marmoset.pid\";\nservers = ({ port = 0; addr = \"127.0.0.1\"; document = { docroot = \"/htdocs\"; }; });\n";
+    let mut s = TestServer::start(dir.path(), conf, &[]);
+    let get = |s: &TestServer| s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(get(&s).ends_with("inside the jail\n"), "{}", get(&s));
+    let root = std::fs::read_link(format!("/proc/{}/root", s.pid())).unwrap();
+    assert_eq!(root, jail.canonicalize().unwrap());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(!uid.split_whitespace().skip(1).any(|u| u == "0"), "{uid}");
+    let pidfile = dir.path().join("run/marmoset.pid");
+    let written: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert_eq!(written, s.pid());
+    unsafe_kill(s.pid(), "HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.log().contains("reload refused under chroot") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.log().contains("reload refused under chroot"), "{}", s.log());
+    assert!(get(&s).ends_with("inside the jail\n"));
+    s.stop();
+    assert!(!pidfile.exists(), "pid file left behind");
+}
+
+/// A `chroot` directory that does not exist stops the start with a message.
+#[test]
+fn modes_chroot_missing_directory_is_a_start_up_error() {
+    let dir = site();
+    let conf = "chroot = \"no-such-jail\";\nservers = ({ port = 0; addr = \"127.0.0.1\"; document = { docroot = \"/htdocs\"; }; });\n";
+    std::fs::write(dir.path().join("marmoset.conf"), conf).unwrap();
+    let out = marmoset()
+        .arg("-W")
+        .arg(dir.path())
+        .args(["-f", "marmoset.conf", "-P", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chroot no-such-jail"), "{err}");
 }

@@ -760,6 +760,11 @@ fn robustness_hostile_requests_get_4xx_and_server_keeps_serving() {
         ),
         ("two Host headers", Refused, get("Host: other\r\n", "")),
         (
+            "HTTP/1.1 without Host",
+            Refused,
+            format!("GET /hello.txt HTTP/1.1\r\n\r\n{BEHIND}").into_bytes(),
+        ),
+        (
             "chunked with a bogus chunk size",
             Closed,
             get("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"),
