@@ -316,7 +316,8 @@ impl Signals {
 /// `-K`: SIGTERM the instance of the pid file, wait for it to exit (10 s at
 /// most), remove the file.
 fn stop_instance(pidfile: &Path) -> Result<()> {
-    let pid = pidfile::read_pid(pidfile).with_context(|| format!("no pid in {}", pidfile.display()))?;
+    let pid =
+        pidfile::read_pid(pidfile).with_context(|| format!("no pid in {}", pidfile.display()))?;
     sys::kill(pid, libc::SIGTERM).with_context(|| format!("cannot stop pid {pid}"))?;
     for _ in 0..100 {
         if !sys::alive(pid) {

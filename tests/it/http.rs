@@ -370,7 +370,11 @@ fn http_11_without_host_gets_400_and_10_without_host_is_served() {
     let mut c = Client::new(&r.server);
     c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n");
     let resp = c.response();
-    assert!(resp.status_line.starts_with("HTTP/1.0 200"), "{:?}", resp.status_line);
+    assert!(
+        resp.status_line.starts_with("HTTP/1.0 200"),
+        "{:?}",
+        resp.status_line
+    );
     assert_eq!(resp.text(), "hello world\n");
 }
 

@@ -10,6 +10,7 @@ mod cli;
 mod clientfilter;
 mod config;
 mod cors;
+mod disk_full;
 mod document;
 mod embed;
 mod http;

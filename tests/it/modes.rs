@@ -197,7 +197,8 @@ fn modes_chroot_confines_the_process() {
         .unwrap();
     let conf = "chroot = \"jail\"; user = \"nobody\"; pid-file = \"run/marmoset.pid\";\nservers = ({ port = 0; addr = \"127.0.0.1\"; document = { docroot = \"/htdocs\"; }; });\n";
     let mut s = TestServer::start(dir.path(), conf, &[]);
-    let get = |s: &TestServer| s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let get =
+        |s: &TestServer| s.raw(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(get(&s).ends_with("inside the jail\n"), "{}", get(&s));
     let root = std::fs::read_link(format!("/proc/{}/root", s.pid())).unwrap();
     assert_eq!(root, jail.canonicalize().unwrap());
@@ -205,14 +206,22 @@ fn modes_chroot_confines_the_process() {
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(!uid.split_whitespace().skip(1).any(|u| u == "0"), "{uid}");
     let pidfile = dir.path().join("run/marmoset.pid");
-    let written: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let written: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(written, s.pid());
     unsafe_kill(s.pid(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !s.log().contains("reload refused under chroot") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(s.log().contains("reload refused under chroot"), "{}", s.log());
+    assert!(
+        s.log().contains("reload refused under chroot"),
+        "{}",
+        s.log()
+    );
     assert!(get(&s).ends_with("inside the jail\n"));
     s.stop();
     assert!(!pidfile.exists(), "pid file left behind");

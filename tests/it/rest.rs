@@ -126,7 +126,10 @@ fn rest_put_makes_symlinks_inside_the_root_only() {
         std::fs::read_link(htdocs(&r).join("link")).unwrap(),
         Path::new("hello.txt")
     );
-    let g = exchange(&r.server, "GET /link HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let g = exchange(
+        &r.server,
+        "GET /link HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(g.text(), "hello world\n");
     let p = send(
         &r.server,

@@ -124,6 +124,9 @@ impl Reply<'_> {
                 self.ko_with(StatusCode::BAD_REQUEST, &errno(libc::EIO))
             }
             UploadError::Io(e) if e.raw_os_error() == Some(libc::EEXIST) => self.ko(e),
+            UploadError::Io(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) => {
+                self.ko_with(StatusCode::INSUFFICIENT_STORAGE, e)
+            }
             UploadError::Io(e) => self.ko_with(StatusCode::INTERNAL_SERVER_ERROR, e),
         }
     }
@@ -139,11 +142,15 @@ fn json(status: StatusCode, body: String) -> Response {
     resp
 }
 
-/// The original's errno → status table.
+/// The original's errno → status table (plus 507 for a full disk, 413
+/// for a file past the size limit, which the original answered 400).
 pub fn status_of(e: &io::Error) -> StatusCode {
     match e.raw_os_error() {
         Some(libc::EACCES | libc::EPERM) => StatusCode::FORBIDDEN,
         Some(libc::ENOENT) => StatusCode::NOT_FOUND,
+        // A full disk or quota is the server's condition, not a bad request.
+        Some(libc::ENOSPC | libc::EDQUOT) => StatusCode::INSUFFICIENT_STORAGE,
+        Some(libc::EFBIG) => StatusCode::PAYLOAD_TOO_LARGE,
         _ => match e.kind() {
             io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
