@@ -109,14 +109,24 @@ impl Cors {
     }
 }
 
-/// The host of an `Origin` value (`scheme://host[:port]`).
-fn origin_host(origin: &str) -> Option<&str> {
+/// The host of an `Origin` value, which is exactly `scheme://host[:port]`
+/// (RFC 6454 §6.2). Anything else — a path, a query, userinfo — is no
+/// origin: `http://evil.org/.example.org` must not pass for a host under
+/// `example.org`.
+pub fn origin_host(origin: &str) -> Option<&str> {
     let rest = origin.split_once("://")?.1;
-    let host = match rest.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => rest.split(':').next()?,
+    if rest.contains(['/', '?', '#', '@', '\\']) {
+        return None;
+    }
+    let (host, after) = match rest.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?,
+        None => rest.find(':').map_or((rest, ""), |i| rest.split_at(i)),
     };
-    (!host.is_empty()).then_some(host)
+    let port_ok = after.is_empty()
+        || after
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (!host.is_empty() && port_ok).then_some(host)
 }
 
 fn preflight_response(req: &RequestHead, origin: HeaderValue, credentials: bool) -> Response {
@@ -216,6 +226,10 @@ mod tests {
         );
         assert_eq!(origin_host("http://[::1]:80"), Some("::1"));
         assert_eq!(origin_host("null"), None);
+        assert_eq!(origin_host("http://evil.org/.example.org"), None);
+        assert_eq!(origin_host("http://example.org@evil.org"), None);
+        assert_eq!(origin_host("http://example.org:80x"), None);
+        assert_eq!(origin_host("http://[::1]x"), None);
     }
 
     #[test]

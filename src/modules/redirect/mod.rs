@@ -214,7 +214,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// The URL-decoded `redirect_uri` parameter of a query.
-fn redirect_uri(query: &str) -> Option<String> {
+pub fn redirect_uri(query: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('='))

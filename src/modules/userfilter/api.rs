@@ -61,7 +61,7 @@ async fn list(db: &Arc<Db>) -> Result<Response, HttpError> {
 }
 
 /// The `method`, `role` and `pathexp` of a form or JSON body.
-fn fields(content_type: &str, body: &[u8]) -> Option<(String, String, String)> {
+pub fn fields(content_type: &str, body: &[u8]) -> Option<(String, String, String)> {
     if content_type.starts_with("application/json") {
         let v: Value = serde_json::from_slice(body).ok()?;
         let get = |k: &str| v.get(k)?.as_str().map(str::to_string);

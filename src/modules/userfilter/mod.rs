@@ -228,7 +228,7 @@ impl Userfilter {
 }
 
 /// Substitute `%u`, `%g`, `%h`; any other `%x` invalidates the rule.
-fn expand(exp: &str, user: &str, group: &str, home: &str) -> Option<String> {
+pub fn expand(exp: &str, user: &str, group: &str, home: &str) -> Option<String> {
     let mut out = String::with_capacity(exp.len());
     let mut chars = exp.chars();
     while let Some(c) = chars.next() {

@@ -66,7 +66,7 @@ pub struct Websocket {
 
 /// Which handshake the client started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Handshake {
+pub enum Handshake {
     /// HTTP/1.1 `Upgrade` (RFC 6455).
     Http1,
     /// HTTP/2 extended CONNECT (RFC 8441).
@@ -165,7 +165,7 @@ impl Websocket {
 }
 
 /// The handshake `req` starts, if any.
-fn handshake(req: &Request) -> Option<Handshake> {
+pub fn handshake(req: &Request) -> Option<Handshake> {
     if req.version() == Version::HTTP_2 {
         return (req.method() == Method::CONNECT && connect_protocol_is_websocket(req))
             .then_some(Handshake::Http2);
@@ -191,7 +191,7 @@ fn connect_protocol_is_websocket(_req: &Request) -> bool {
 }
 
 /// The offered sub-protocols, in order.
-fn protocols(req: &Request) -> Vec<String> {
+pub fn protocols(req: &Request) -> Vec<String> {
     req.headers()
         .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -204,7 +204,7 @@ fn protocols(req: &Request) -> Vec<String> {
 
 /// Whether `Sec-WebSocket-Version` is absent (the original does not check
 /// it) or 13.
-fn version_ok(req: &Request) -> bool {
+pub fn version_ok(req: &Request) -> bool {
     req.headers()
         .get(http::header::SEC_WEBSOCKET_VERSION)
         .is_none_or(|v| v.as_bytes().trim_ascii() == b"13")
@@ -222,7 +222,7 @@ fn upgrade_required() -> Response {
 }
 
 /// `Sec-WebSocket-Accept` for the request's key, or 400.
-fn accept_key(req: &Request) -> Result<HeaderValue, HttpError> {
+pub fn accept_key(req: &Request) -> Result<HeaderValue, HttpError> {
     let key = req
         .headers()
         .get(http::header::SEC_WEBSOCKET_KEY)
