@@ -57,7 +57,7 @@ impl PidFile {
         rustix::fs::openat(&self.dir, &self.name, flags, Mode::from_raw_mode(0o644))
             .map(std::fs::File::from)
             .map_err(std::io::Error::from)
-            .and_then(|mut f| write!(f, "{:010}\n", std::process::id()))
+            .and_then(|mut f| writeln!(f, "{:010}", std::process::id()))
             .with_context(|| format!("cannot write pid file {}", self.path.display()))
     }
 
