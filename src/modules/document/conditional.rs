@@ -26,37 +26,76 @@ const DATE_LIMIT: i64 = 253_402_300_800;
 /// The validators of one file.
 #[derive(Clone, Debug)]
 pub struct Validators {
-    /// The strong entity tag, quotes included.
-    pub etag: String,
+    /// The strong entity tag, quotes included, as the `ETag` value.
+    pub etag: HeaderValue,
     /// Modification time truncated to seconds, when expressible.
     pub modified: Option<SystemTime>,
+    /// `modified` as the `Last-Modified` value.
+    last_modified: Option<HeaderValue>,
+}
+
+/// What identifies a version of a file: inode, mtime (s, ns), size.
+type Version = (u64, i64, i64, u64);
+
+/// Validators of recently served files, per thread: formatting a tag and a
+/// date for every response of the same file costs more than the lookup.
+const RECENT: usize = 16;
+
+thread_local! {
+    static CACHE: std::cell::RefCell<[Option<(Version, Validators)>; RECENT]> =
+        const { std::cell::RefCell::new([const { None }; RECENT]) };
 }
 
 impl Validators {
     /// Validators of a file from its metadata.
     pub fn of(meta: &Metadata) -> Validators {
-        Validators::new(meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.size())
+        let key = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.size());
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let slot = &mut c[(key.0 ^ key.1 as u64) as usize % RECENT];
+            match slot {
+                Some((k, v)) if *k == key => v.clone(),
+                _ => {
+                    let v = Validators::new(key.0, key.1, key.2, key.3);
+                    *slot = Some((key, v.clone()));
+                    v
+                }
+            }
+        })
     }
 
     fn new(ino: u64, secs: i64, nsecs: i64, size: u64) -> Validators {
         let modified = (0..DATE_LIMIT)
             .contains(&secs)
             .then(|| UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs()));
+        let etag = format!("\"{ino:x}-{secs:x}.{nsecs:x}-{size:x}\"");
+        let etag = HeaderValue::from_str(&etag).expect("hex digits and punctuation");
+        Validators::from_parts(etag, modified)
+    }
+
+    /// Validators with this tag and modification time.
+    pub fn from_parts(etag: HeaderValue, modified: Option<SystemTime>) -> Validators {
         Validators {
-            etag: format!("\"{ino:x}-{secs:x}.{nsecs:x}-{size:x}\""),
+            etag,
+            last_modified: modified
+                .and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok()),
             modified,
         }
     }
 
+    /// The entity tag as text.
+    pub fn etag_str(&self) -> &str {
+        self.etag.to_str().unwrap_or_default()
+    }
+
     /// The `ETag` header value.
     pub fn etag_header(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.etag).ok()
+        Some(self.etag.clone())
     }
 
     /// The `Last-Modified` header value.
     pub fn last_modified_header(&self) -> Option<HeaderValue> {
-        let date = httpdate::fmt_http_date(self.modified?);
-        HeaderValue::from_str(&date).ok()
+        self.last_modified.clone()
     }
 
     /// Add `ETag` and `Last-Modified` to `headers`.
@@ -74,7 +113,7 @@ impl Validators {
 pub fn not_modified(headers: &HeaderMap, v: &Validators) -> bool {
     let mut none_match = headers.get_all(IF_NONE_MATCH).iter().peekable();
     if none_match.peek().is_some() {
-        return none_match.any(|h| h.to_str().is_ok_and(|s| none_match_hits(s, &v.etag)));
+        return none_match.any(|h| h.to_str().is_ok_and(|s| none_match_hits(s, v.etag_str())));
     }
     let Some(since) = headers.get(IF_MODIFIED_SINCE).and_then(date) else {
         return false;
@@ -93,7 +132,7 @@ pub fn range_allowed(headers: &HeaderMap, v: &Validators) -> bool {
     let s = s.trim();
     if s.starts_with('"') || s.starts_with("W/") {
         // Strong comparison: a weak tag never matches.
-        return s == v.etag;
+        return s == v.etag_str();
     }
     match (httpdate::parse_http_date(s), v.modified) {
         (Ok(d), Some(m)) => d == m,
@@ -149,7 +188,7 @@ mod tests {
 
     #[test]
     fn etag_shape() {
-        assert_eq!(v().etag, "\"2a-5e0be100.5-64\"");
+        assert_eq!(v().etag_str(), "\"2a-5e0be100.5-64\"");
         assert_eq!(
             v().last_modified_header().unwrap(),
             "Wed, 01 Jan 2020 00:00:00 GMT"
@@ -161,7 +200,7 @@ mod tests {
 
     #[test]
     fn if_none_match() {
-        let t = v().etag;
+        let t = v().etag_str().to_string();
         let hit = |s: &str| not_modified(&headers(&[("if-none-match", s)]), &v());
         assert!(hit(&t));
         assert!(hit("*"));
@@ -196,7 +235,7 @@ mod tests {
 
     #[test]
     fn if_range() {
-        let t = v().etag;
+        let t = v().etag_str().to_string();
         let ok = |s: &str| range_allowed(&headers(&[("if-range", s)]), &v());
         assert!(range_allowed(&HeaderMap::new(), &v()));
         assert!(ok(&t));

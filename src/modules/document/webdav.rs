@@ -202,7 +202,7 @@ fn entry(doc: &Document, href: &str, name: &str, meta: &Metadata, out: &mut Stri
         let ctype = doc.mime.lookup(name);
         xml_escape(ctype.to_str().unwrap_or("application/octet-stream"), out);
         out.push_str("</D:getcontenttype><D:getetag>");
-        xml_escape(&v.etag, out);
+        xml_escape(v.etag_str(), out);
         out.push_str("</D:getetag>");
     }
     if let Some(m) = v.modified {
