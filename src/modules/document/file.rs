@@ -21,6 +21,10 @@ use crate::body::{Body, Segment};
 use crate::mime::MimeTable;
 use crate::pipeline::{Request, Response};
 
+/// Headers a file response usually ends with (validators, type, ranges,
+/// then the server's security headers and `Date`).
+const RESPONSE_HEADERS: usize = 16;
+
 /// What the caller knows about the file being served.
 pub struct Served<'a> {
     /// The request path of the file (the default page's path for a
@@ -38,6 +42,8 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
     let size = open.meta.len();
     let validators = Validators::of(&open.meta);
     let mut resp = Response::new(Body::empty());
+    // Room for ours and the pipeline's default headers: one allocation.
+    resp.headers_mut().reserve(RESPONSE_HEADERS);
     validators.put(resp.headers_mut());
     if not_modified(req.headers(), &validators) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
