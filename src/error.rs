@@ -108,3 +108,24 @@ pub fn reason_phrase(status: StatusCode) -> &'static str {
         _ => status.canonical_reason().unwrap_or(""),
     }
 }
+
+/// The short text body of an error answer (` 404 File Not Found\r\n`),
+/// built once per status for the usual ones.
+pub fn short_body(status: StatusCode) -> bytes::Bytes {
+    const USUAL: [u16; 14] = [
+        400, 401, 403, 404, 405, 413, 414, 416, 429, 431, 500, 501, 503, 505,
+    ];
+    static BODIES: std::sync::OnceLock<Vec<bytes::Bytes>> = std::sync::OnceLock::new();
+    let text = |s: StatusCode| format!(" {} {}\r\n", s.as_u16(), reason_phrase(s));
+    match USUAL.iter().position(|&c| c == status.as_u16()) {
+        Some(i) => BODIES.get_or_init(|| {
+            USUAL
+                .iter()
+                .filter_map(|&c| StatusCode::from_u16(c).ok())
+                .map(|s| bytes::Bytes::from(text(s)))
+                .collect()
+        })[i]
+            .clone(),
+        None => bytes::Bytes::from(text(status)),
+    }
+}

@@ -30,7 +30,7 @@ pub use module::{
 };
 
 use crate::body::Body;
-use crate::error::{HttpError, reason_phrase};
+use crate::error::{HttpError, reason_phrase, short_body};
 use crate::server_info::{HttpVersion, ServerInfo};
 
 /// Modules sorted by phase, built once.
@@ -217,7 +217,7 @@ impl Pipeline {
             && bodiless
             && !resp.headers().contains_key(CONTENT_TYPE)
         {
-            let text = format!(" {} {}\r\n", status.as_u16(), reason_phrase(status));
+            let text = short_body(status);
             let h = resp.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
