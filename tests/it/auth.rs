@@ -300,6 +300,23 @@ impl DigestClient {
     }
 }
 
+/// Clients challenged in the same second each get their own nonce: four
+/// curl processes at once all sign in (with one nonce per second, the
+/// later ones' `nc=1` was taken for a replay).
+#[test]
+fn auth_digest_parallel_clients_each_sign_in() {
+    let (_d, s) = start(&digest_conf("SHA-256"));
+    let s = std::sync::Arc::new(s);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || curl(&s, "/hello.txt", &["--digest", "-u", "foo:bar"]).code)
+        })
+        .collect();
+    let codes: Vec<u16> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(codes, [200; 4]);
+}
+
 #[test]
 fn auth_digest_sha512_256_and_sess() {
     for alg in ["SHA-512-256", "SHA-512-256-sess", "SHA-512", "SHA1"] {

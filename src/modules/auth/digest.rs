@@ -318,13 +318,14 @@ impl Nonces {
         mac.finalize().into_bytes().into()
     }
 
-    fn mac(&self, t: u64, realm: &str) -> [u8; 16] {
+    fn mac(&self, t: u64, salt: &[u8], realm: &str) -> [u8; 16] {
         // A key shorter than the block is zero-padded by HMAC itself, so
         // padding it here gives the same MAC without a fallible constructor.
         let mut key = [0u8; 64];
         key[..32].copy_from_slice(&self.key);
         let mut mac = HmacSha256::new(&key.into());
         mac.update(&t.to_be_bytes());
+        mac.update(salt);
         mac.update(realm.as_bytes());
         let full = mac.finalize().into_bytes();
         let mut out = [0u8; 16];
@@ -338,21 +339,27 @@ impl Nonces {
     }
 
     /// A nonce issued at `t` (tests forge old ones this way).
+    ///
+    /// Layout: issue time (8 bytes), a random salt (8 bytes) so that two
+    /// clients challenged in the same second get different nonces (and
+    /// their `nc` counts do not collide), then the MAC of both (16 bytes).
     pub fn issue_at(&self, t: u64, realm: &str) -> String {
-        let mut raw = [0u8; 24];
+        let salt = super::crypt::random::<8>();
+        let mut raw = [0u8; 32];
         raw[..8].copy_from_slice(&t.to_be_bytes());
-        raw[8..].copy_from_slice(&self.mac(t, realm));
+        raw[8..16].copy_from_slice(&salt);
+        raw[16..].copy_from_slice(&self.mac(t, &salt, realm));
         URL_SAFE_NO_PAD.encode(raw)
     }
 
     /// Whether `nonce` was issued here for `realm`, and when.
     fn issued(&self, nonce: &str, realm: &str) -> Option<u64> {
         let raw = URL_SAFE_NO_PAD.decode(nonce).ok()?;
-        if raw.len() != 24 {
+        if raw.len() != 32 {
             return None;
         }
         let t = u64::from_be_bytes(raw[..8].try_into().ok()?);
-        ct_eq(&raw[8..], &self.mac(t, realm)).then_some(t)
+        ct_eq(&raw[16..], &self.mac(t, &raw[8..16], realm)).then_some(t)
     }
 
     /// Whether `nonce` is one of ours and not stale, without using `nc`.
@@ -519,6 +526,11 @@ mod tests {
         let other = Nonces::new([8; 32], 60);
         assert_eq!(other.accept(&nonce, "r", "00000009"), NonceCheck::Invalid);
         assert_eq!(n.accept("bogus", "r", "00000001"), NonceCheck::Invalid);
+        // Two clients challenged in the same second count on their own.
+        let (a, b) = (n.issue_at(now(), "r"), n.issue_at(now(), "r"));
+        assert_ne!(a, b);
+        assert_eq!(n.accept(&a, "r", "00000001"), NonceCheck::Fresh);
+        assert_eq!(n.accept(&b, "r", "00000001"), NonceCheck::Fresh);
         // A shared secret gives the same key everywhere.
         assert_eq!(Nonces::key_from_secret("s"), Nonces::key_from_secret("s"));
     }
