@@ -47,6 +47,9 @@ where u.name = ?1
 order by case when p.issuer = ?2 then 0 else 1 end, p.rowid
 limit 1";
 
+/// How long a statement waits for another connection's write lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An sqlite account database, opened read-only.
 pub struct SqliteStore {
     path: PathBuf,
@@ -72,6 +75,9 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_err(path))?;
+        // Writers (the management API, `marmoset-passwd`) lock the file
+        // briefly: wait for them instead of failing the sign-in.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err(path))?;
         // Fail now, not on the first request, when this is not our schema.
         conn.prepare(LOOKUP).map_err(db_err(path))?;
         Ok(SqliteStore {
