@@ -327,6 +327,19 @@ fn auth_mngt_rights_root_self_other_anonymous() {
     assert_eq!(r.code, 200, "{r:?}");
     assert_eq!(r.json()["status"], "activated");
     assert_eq!(get(&s, "/auth/mngt", "root:rootpw2").code, 200);
+    // The last root who can sign in cannot delete, demote or lock himself
+    // out; with a second root he can.
+    let root2 = Some("root:rootpw2");
+    let r = form(&s, "DELETE", "/auth/mngt/root", root2, "");
+    assert_eq!(r.code, 409);
+    assert_eq!(r.json()["error"], "last root");
+    for field in ["group=users", "status=repudiated"] {
+        assert_eq!(form(&s, "POST", "/auth/mngt/root", root2, field).code, 409);
+    }
+    let body = "user=admin&passwd=adminpw&group=root&status=activated";
+    assert_eq!(form(&s, "PUT", "/auth/mngt", root2, body).code, 201);
+    assert_eq!(form(&s, "DELETE", "/auth/mngt/root", root2, "").code, 200);
+    assert_eq!(get(&s, "/auth/mngt", "admin:adminpw").code, 200);
 }
 
 #[test]

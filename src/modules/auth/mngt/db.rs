@@ -65,6 +65,9 @@ pub enum DbError {
     /// The user does not exist.
     #[error("user not found")]
     NotFound,
+    /// The change would leave no one in the root group able to sign in.
+    #[error("last root")]
+    LastRoot,
 }
 
 /// The statuses a new password lets an account leave: a user asked to
@@ -160,6 +163,44 @@ fn status_id(tx: &Connection, status: &str) -> rusqlite::Result<i64> {
     })
 }
 
+/// Refuse a change that takes the last member of the root group who can
+/// sign in out of it (deleted, moved, or no longer allowed to sign in):
+/// nobody could manage accounts any more.
+fn keep_a_root(
+    tx: &Connection,
+    id: i64,
+    before: &Record,
+    c: Option<&Change>,
+) -> Result<(), DbError> {
+    if before.group.as_deref() != Some("root") {
+        return Ok(());
+    }
+    let leaves = match c {
+        None => true,
+        Some(c) => {
+            c.group.as_deref().is_some_and(|g| g != "root")
+                || c.status
+                    .as_deref()
+                    .is_some_and(|s| s != "activated" && s != REAPPROVING)
+        }
+    };
+    if !leaves {
+        return Ok(());
+    }
+    let others: i64 = tx.query_row(
+        "select count(*) from users u join groups g on g.id = u.groupid
+         where g.name = 'root' and u.id != ?1 and exists (
+           select 1 from passwds p join status s on s.id = p.statusid
+           where p.userid = u.id and s.name in ('activated', 'reapproving'))",
+        [id],
+        |r| r.get(0),
+    )?;
+    if others == 0 {
+        return Err(DbError::LastRoot);
+    }
+    Ok(())
+}
+
 fn set_issuers(tx: &Connection, id: i64, issuers: &[String]) -> rusqlite::Result<()> {
     tx.execute("delete from issuers where userid = ?1", [id])?;
     for i in issuers {
@@ -211,6 +252,7 @@ pub fn update(
 ) -> Result<Record, DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (id, before) = find(&tx, name, issuer)?.ok_or(DbError::NotFound)?;
+    keep_a_root(&tx, id, &before, Some(c))?;
     if let Some(g) = &c.group {
         let gid = group_id(&tx, g)?;
         tx.execute(
@@ -267,6 +309,7 @@ pub fn update(
 pub fn delete(conn: &mut Connection, name: &str, issuer: &str) -> Result<Record, DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (id, rec) = find(&tx, name, issuer)?.ok_or(DbError::NotFound)?;
+    keep_a_root(&tx, id, &rec, None)?;
     for table in ["passwds", "session", "issuers"] {
         tx.execute(&format!("delete from {table} where userid = ?1"), [id])?;
     }
@@ -355,6 +398,28 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(names, ["alice", "bob"]);
+        // The last root stays.
+        let root = change(|c| {
+            c.passwd = Some("r".into());
+            c.group = Some("root".into());
+            c.status = Some("activated".into());
+        });
+        create(&mut rw, "root", &root, "sqlite").unwrap();
+        let demote = change(|c| c.group = Some("users".into()));
+        let lock = change(|c| c.status = Some("repudiated".into()));
+        for c in [&demote, &lock] {
+            assert!(matches!(
+                update(&mut rw, "root", c, "sqlite"),
+                Err(DbError::LastRoot)
+            ));
+        }
+        assert!(matches!(
+            delete(&mut rw, "root", "sqlite"),
+            Err(DbError::LastRoot)
+        ));
+        update(&mut rw, "root", &approve, "sqlite").unwrap();
+        create(&mut rw, "root2", &root, "sqlite").unwrap();
+        delete(&mut rw, "root", "sqlite").unwrap();
         let gone = delete(&mut rw, "alice", "sqlite").unwrap();
         assert_eq!(gone.name, "alice");
         assert!(store.lookup("alice").unwrap().is_none());
@@ -366,9 +431,10 @@ mod tests {
             update(&mut rw, "alice", &approve, "sqlite"),
             Err(DbError::NotFound)
         ));
+        // bob's and root2's rows are left, nothing of alice or root.
         let left: i64 = rw
             .query_row("select count(*) from passwds", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(left, 1);
+        assert_eq!(left, 2);
     }
 }

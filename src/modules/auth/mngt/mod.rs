@@ -31,6 +31,7 @@
 mod db;
 mod input;
 mod output;
+mod routes;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use tokio::sync::Semaphore;
 
-use self::db::{Change, DbError};
+use self::db::DbError;
 use self::input::Fields;
 use self::output::{ApiError, Format};
 use super::config::{AuthConfig, Scheme};
@@ -126,6 +127,12 @@ impl From<DbError> for ApiError {
                 message: None,
             },
             DbError::NotFound => ApiError::not_found(),
+            DbError::LastRoot => ApiError::new(
+                StatusCode::CONFLICT,
+                "last root",
+                "the last member of the root group who can sign in cannot be \
+                 deleted, moved or locked out",
+            ),
             DbError::Db(e) => internal(e),
         }
     }
@@ -249,149 +256,6 @@ impl Mngt {
         .map_err(Fail::Api)
     }
 
-    async fn list(
-        &self,
-        caller: &Caller,
-        fmt: Format,
-        satisfied: &[String],
-    ) -> Result<Response, ApiError> {
-        if !caller.root {
-            return Err(ApiError::denied("listing users is for the root group"));
-        }
-        let issuer = self.issuer.clone();
-        let all = self
-            .db(move |c| db::list(c, &issuer).map_err(DbError::from))
-            .await?;
-        Ok(output::list(fmt, &all, satisfied))
-    }
-
-    async fn show(
-        &self,
-        caller: &Caller,
-        name: &str,
-        fields: &Fields,
-        fmt: Format,
-        satisfied: &[String],
-    ) -> Result<Response, ApiError> {
-        only_user(fields, "GET")?;
-        if !caller.owns(name) {
-            return Err(ApiError::denied("only the user himself or the root group"));
-        }
-        let (n, issuer) = (name.to_string(), self.issuer.clone());
-        let rec = self
-            .db(move |c| db::show(c, &n, &issuer)?.ok_or(DbError::NotFound))
-            .await?;
-        Ok(output::record(fmt, StatusCode::OK, &rec, false, satisfied))
-    }
-
-    async fn create(
-        &self,
-        caller: &Caller,
-        name: &str,
-        mut fields: Fields,
-        fmt: Format,
-        satisfied: &[String],
-    ) -> Result<Response, ApiError> {
-        if name.is_empty() {
-            return Err(ApiError::bad("a new account needs `user`"));
-        }
-        let Some(passwd) = fields.passwd.take() else {
-            return Err(ApiError::bad("a new account needs `passwd`"));
-        };
-        if !caller.root {
-            if fields.home.is_some() || fields.status.is_some() {
-                return Err(ApiError::denied(
-                    "only the root group sets the home or status of an account",
-                ));
-            }
-            // As the original: whatever group is asked for, `users`.
-            fields.group = Some(USERS_GROUP.to_string());
-        }
-        let mut change = changes(fields);
-        change.passwd = Some(self.hash(name, passwd).await?);
-        let (n, issuer) = (name.to_string(), self.issuer.clone());
-        let rec = self
-            .db(move |c| db::create(c, &n, &change, &issuer))
-            .await?;
-        log::info!(
-            "auth: management: {} created {name} ({})",
-            caller.who(),
-            rec.status
-        );
-        Ok(output::record(
-            fmt,
-            StatusCode::CREATED,
-            &rec,
-            true,
-            satisfied,
-        ))
-    }
-
-    async fn update(
-        &self,
-        caller: &Caller,
-        name: &str,
-        mut fields: Fields,
-        fmt: Format,
-        satisfied: &[String],
-    ) -> Result<Response, ApiError> {
-        if name.is_empty() {
-            return Err(ApiError::bad("name the user: POST /auth/mngt/<user>"));
-        }
-        if !caller.owns(name) {
-            return Err(ApiError::denied("only the user himself or the root group"));
-        }
-        if !caller.root && fields.has_root_only() {
-            return Err(ApiError::denied(
-                "only the root group changes group, home or status",
-            ));
-        }
-        if !fields.has_changes() {
-            return Err(ApiError::bad(
-                "nothing to change (passwd, group, home, status, issuers)",
-            ));
-        }
-        let passwd = fields.passwd.take();
-        let mut change = changes(fields);
-        if let Some(p) = passwd {
-            change.passwd = Some(self.hash(name, p).await?);
-        }
-        let changed = change.passwd.is_some();
-        let (n, issuer) = (name.to_string(), self.issuer.clone());
-        let rec = self
-            .db(move |c| db::update(c, &n, &change, &issuer))
-            .await?;
-        log::info!("auth: management: {} changed {name}", caller.who());
-        Ok(output::record(
-            fmt,
-            StatusCode::OK,
-            &rec,
-            changed,
-            satisfied,
-        ))
-    }
-
-    async fn delete(
-        &self,
-        caller: &Caller,
-        name: &str,
-        fields: &Fields,
-        fmt: Format,
-        satisfied: &[String],
-    ) -> Result<Response, ApiError> {
-        only_user(fields, "DELETE")?;
-        if name.is_empty() {
-            return Err(ApiError::bad("name the user: DELETE /auth/mngt/<user>"));
-        }
-        if !caller.owns(name) {
-            return Err(ApiError::denied("only the user himself or the root group"));
-        }
-        let (n, issuer) = (name.to_string(), self.issuer.clone());
-        let rec = self.db(move |c| db::delete(c, &n, &issuer)).await?;
-        log::info!("auth: management: {} deleted {name}", caller.who());
-        Ok(output::record(fmt, StatusCode::OK, &rec, false, satisfied))
-    }
-
     /// The stored form of `passwd`, hashed off the executor.
     async fn hash(&self, name: &str, passwd: String) -> Result<String, ApiError> {
         let _permit = self.hashers.acquire().await.map_err(internal)?;
@@ -433,25 +297,6 @@ fn resolve_target(name: &mut String, fields: &mut Fields) -> Result<(), ApiError
         _ => {}
     }
     Ok(())
-}
-
-fn only_user(fields: &Fields, method: &str) -> Result<(), ApiError> {
-    if fields.has_changes() {
-        return Err(ApiError::bad(format!(
-            "{method} takes no fields besides `user`"
-        )));
-    }
-    Ok(())
-}
-
-fn changes(f: Fields) -> Change {
-    Change {
-        passwd: None,
-        group: f.group,
-        home: f.home,
-        status: f.status,
-        issuers: f.issuers,
-    }
 }
 
 /// Read at most [`MAX_BODY`] bytes of body.
