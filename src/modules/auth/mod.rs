@@ -263,7 +263,7 @@ impl Module for Auth {
                         .map(|s| s.issuers.clone())
                         .unwrap_or_default();
                     let f = &self.factors[*i];
-                    let resp = m.serve(req, &target, f, ctx, &satisfied).await?;
+                    let resp = m.serve(req, &target, f, ctx, &satisfied).await;
                     return Ok(Handled::Served(resp));
                 }
             }

@@ -20,13 +20,14 @@
 //! authenticator's challenge for anything else. A caller who is not root
 //! cannot choose the group of a new account (it is `users`), its home or
 //! status, and gets 403 for other users' records — checked before the
-//! user is looked up, so no one learns which names exist.
+//! user is looked up, so no one learns which names exist. The last root
+//! who can sign in cannot delete, demote or lock himself out (409).
 //!
 //! Passwords are hashed before they are stored: argon2id, or for a Digest
 //! authenticator the realm-bound `$a<id>$realm=…$…` digest of its
 //! `algorithm` (Digest cannot use anything else). Hashing runs on tokio's
 //! blocking pool, at most [`HASHERS`] at once (argon2 takes 19 MiB each);
-//! the database work runs there too ([`db`]).
+//! the database work runs there too (see `db.rs`).
 
 mod db;
 mod input;
@@ -47,7 +48,6 @@ use super::config::{AuthConfig, Scheme};
 use super::crypt::Format as Hashing;
 use super::factor::Factor;
 use super::storage::StorageConfig;
-use crate::error::HttpError;
 use crate::pipeline::{Request, RequestCtx, RequestHead, Response};
 use crate::request_body::{BodyError, RequestBody};
 
@@ -181,7 +181,7 @@ impl Mngt {
         factor: &Factor,
         ctx: &RequestCtx,
         satisfied: &[String],
-    ) -> Result<Response, HttpError> {
+    ) -> Response {
         let (head, body) = req.into_parts();
         let text = |h| {
             head.headers
@@ -194,7 +194,7 @@ impl Mngt {
         let result = self
             .run(&head, body, &mut name, &caller, fmt, satisfied)
             .await;
-        Ok(match result {
+        match result {
             Ok(r) => r,
             Err(Fail::Challenge) => factor.challenge(&head, ctx, false, false),
             Err(Fail::Api(e)) => {
@@ -207,7 +207,7 @@ impl Mngt {
                 }
                 r
             }
-        })
+        }
     }
 
     async fn run(
