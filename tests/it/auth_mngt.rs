@@ -29,13 +29,18 @@ fn tool(args: &[&str]) {
 /// users), both activated, and a server whose auth section is
 /// `{ dbname = "users.db"; options = "management…"; <auth> }`.
 fn start(auth: &str) -> (TempDir, TestServer, PathBuf) {
+    start_with(auth, &[])
+}
+
+/// As [`start`], with extra command-line `args`.
+fn start_with(auth: &str, args: &[&str]) -> (TempDir, TestServer, PathBuf) {
     let dir = site();
     let db = dir.path().join("users.db");
     let d = db.to_str().unwrap();
     tool(&["-D", d, "-u", "root", "-p", "rootpw", "-g", "root"]);
     tool(&["-D", d, "-u", "alice", "-p", "alicepw", "-H", "/home/alice"]);
     let conf = doc_conf(&format!(r#"auth = {{ dbname = "users.db"; {auth} }};"#), "");
-    let s = TestServer::start(dir.path(), &conf, &[]);
+    let s = TestServer::start(dir.path(), &conf, args);
     (dir, s, db)
 }
 
@@ -805,4 +810,56 @@ fn auth_mngt_needs_the_sqlite_storage() {
             && log.contains("option `management` needs the sqlite storage"),
         "{log}"
     );
+}
+
+#[test]
+fn auth_mngt_in_process_mode_and_listed_as_a_root() {
+    // One process per connection: each request's changes are seen by the
+    // next connection's process.
+    let (d, s, _) = start_with(
+        &format!(r#"type = "Basic"; options = "management,jwt,header"; secret = "{SECRET}";"#),
+        &["--mode", "process"],
+    );
+    let r = form(
+        &s,
+        "PUT",
+        "/auth/mngt",
+        Some(ROOT),
+        "user=pat&passwd=patpw&status=activated",
+    );
+    assert_eq!(r.code, 201, "{r:?}");
+    let r = call(&s, "GET", "/hello.txt", Some("pat:patpw"), &[]);
+    assert_eq!(r.code, 200);
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        r.header("x-auth-token").unwrap()
+    );
+    let r = json(
+        &s,
+        "POST",
+        "/auth/mngt/pat",
+        Some("pat:patpw"),
+        r#"{"passwd":"pat2"}"#,
+    );
+    assert_eq!(r.code, 200, "{r:?}");
+    assert_eq!(sign_in(&s, "pat:patpw"), 401);
+    assert_eq!(sign_in(&s, "pat:pat2"), 200);
+    assert_eq!(
+        form(&s, "DELETE", "/auth/mngt/pat", Some(ROOT), "").code,
+        200
+    );
+    assert_eq!(sign_in(&s, "pat:pat2"), 401);
+    assert_eq!(
+        call(&s, "GET", "/hello.txt", None, &["-H", &bearer]).code,
+        401
+    );
+    // `--list-roots` shows the API.
+    let out = crate::support::marmoset()
+        .arg("-W")
+        .arg(d.path())
+        .args(["--list-roots", "-f", "marmoset.conf"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  /auth/mngt\tauth\n"), "{text}");
 }

@@ -76,7 +76,8 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, User,
+    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath,
+    User,
 };
 
 /// The authentication module: one or more factors.
@@ -281,6 +282,14 @@ impl Module for Auth {
             }
             Ok(Handled::Served(resp))
         })
+    }
+
+    fn roots(&self) -> Vec<RootPath> {
+        let root = |_| RootPath {
+            module: "auth".into(),
+            root: mngt::ROOT.into(),
+        };
+        self.mngt.iter().map(root).collect()
     }
 
     fn rewrite(&self, mut resp: Response, ctx: &RequestCtx) -> Response {
