@@ -394,6 +394,14 @@ fn auth_mngt_bad_bodies_get_400_with_a_message() {
             415,
             "application/json",
         ),
+        (
+            "PUT",
+            "/auth/mngt?user=x&passwd=y",
+            "application/x-www-form-urlencoded",
+            "",
+            400,
+            "in the body",
+        ),
     ];
     for (method, path, ctype, body, code, part) in cases {
         let r = call(

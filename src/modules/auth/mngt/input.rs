@@ -107,6 +107,11 @@ pub fn parse(content_type: Option<&str>, query: Option<&str>, body: &[u8]) -> Re
     let mut f = Fields::default();
     if let Some(q) = query {
         form(&mut f, q.as_bytes())?;
+        if f.passwd.is_some() {
+            // The request line is in the access log: a password there is
+            // no longer a secret. Say so rather than store it.
+            return Err(bad("send `passwd` in the body: a query string is logged"));
+        }
     }
     if body.is_empty() {
         return Ok(f);
@@ -303,6 +308,8 @@ mod tests {
         assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         // The same field in the query and the body is given twice.
         assert!(parse(FORM, Some("user=a"), b"user=a").is_err());
+        let e = parse(FORM, Some("user=a&passwd=x"), b"").unwrap_err();
+        assert!(e.message.contains("in the body"));
         // No body: the query alone, whatever the type.
         assert_eq!(
             parse(None, Some("user=a"), b"").unwrap().user.as_deref(),

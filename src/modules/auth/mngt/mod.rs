@@ -23,7 +23,8 @@
 //! user is looked up, so no one learns which names exist. The last root
 //! who can sign in cannot delete, demote or lock himself out (409).
 //!
-//! Passwords are hashed before they are stored: argon2id, or for a Digest
+//! Passwords are only read from the body (a query string is logged) and
+//! hashed before they are stored: argon2id, or for a Digest
 //! authenticator the realm-bound `$a<id>$realm=…$…` digest of its
 //! `algorithm` (Digest cannot use anything else). Hashing runs on tokio's
 //! blocking pool, at most [`HASHERS`] at once (argon2 takes 19 MiB each);
