@@ -5,8 +5,16 @@ use super::*;
 
 #[test]
 fn auth_mngt_concurrent_updates_lose_nothing() {
-    let (_d, s, _) = basic();
+    let (_d, s, db) = basic();
     let s = std::sync::Arc::new(s);
+    // Meanwhile `marmoset-passwd` changes alice: it queues on the lock too.
+    let db = db.to_str().unwrap().to_string();
+    let tool_thread = std::thread::spawn(move || {
+        for step in 1..=5 {
+            let home = format!("/home/alice/{step}");
+            tool(&["-D", &db, "--change", "-u", "alice", "-H", &home]);
+        }
+    });
     let threads: Vec<_> = (0..20)
         .map(|i| {
             let s = s.clone();
@@ -27,6 +35,7 @@ fn auth_mngt_concurrent_updates_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
+    tool_thread.join().unwrap();
     let r = get(&s, "/auth/mngt", ROOT);
     let list = r.json();
     let users = list.as_array().unwrap();
@@ -38,6 +47,8 @@ fn auth_mngt_concurrent_updates_lose_nothing() {
         assert_eq!(u["status"], "activated");
         assert_eq!(u["group"], "users");
     }
+    let alice = users.iter().find(|u| u["user"] == "alice").unwrap();
+    assert_eq!(alice["home"], "/home/alice/5");
     assert_eq!(sign_in(&s, "u7:pw7"), 200);
     assert!(!s.log().contains("database is locked"), "{}", s.log());
 }

@@ -5,7 +5,8 @@
 //! original creates `root`/`root`). Add users with `marmoset-passwd -D`.
 //! The file is created with mode 0600. The server opens it read-only; the
 //! functions at the bottom (used by `marmoset-passwd`) write in
-//! transactions.
+//! transactions that take the write lock first (`BEGIN IMMEDIATE`), so they
+//! queue behind the management API's writes instead of failing.
 //!
 //! When a user has several `passwds` rows, the row whose `issuer` is this
 //! authenticator's issuer is used, else the first one (the original's query
@@ -182,7 +183,7 @@ pub fn upsert(
     create: bool,
     c: &UserChange<'_>,
 ) -> Result<(), ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let existing = user_id(&tx, name)?;
     let id = match (existing, create) {
         (Some(_), true) => return Err(ChangeError::Exists(name.into())),
@@ -248,7 +249,7 @@ pub fn upsert(
 
 /// Remove a user (and its passwords, sessions and issuers).
 pub fn remove(conn: &mut Connection, name: &str) -> Result<(), ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(id) = user_id(&tx, name)? else {
         return Err(ChangeError::NotFound(name.into()));
     };
