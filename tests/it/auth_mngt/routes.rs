@@ -212,7 +212,7 @@ fn auth_mngt_rights_root_self_other_anonymous() {
 
 #[test]
 fn auth_mngt_password_change_reapproving_and_delete() {
-    let (_d, s, _) = basic();
+    let (_d, s, db) = basic();
     assert_eq!(sign_in(&s, ALICE), 200);
     // A JSON body; the answer is JSON too.
     let r = json(
@@ -283,6 +283,21 @@ fn auth_mngt_password_change_reapproving_and_delete() {
     assert_eq!(sign_in(&s, "alice:third"), 401);
     let r = form(&s, "DELETE", "/auth/mngt/alice", Some(ROOT), "");
     assert_eq!(r.code, 404);
+    // A name the API would not create (the tool allows it) can still be
+    // managed.
+    tool(&["-D", db.to_str().unwrap(), "-u", "john doe", "-p", "johnpw"]);
+    let r = get(&s, "/auth/mngt/john%20doe", ROOT);
+    assert_eq!(r.json()["user"], "john doe");
+    let r = form(
+        &s,
+        "PUT",
+        "/auth/mngt",
+        Some(ROOT),
+        "user=jane+doe&passwd=x",
+    );
+    assert_eq!(r.code, 400);
+    let r = form(&s, "DELETE", "/auth/mngt", Some(ROOT), "user=john+doe");
+    assert_eq!(r.code, 200, "{r:?}");
 }
 
 #[test]

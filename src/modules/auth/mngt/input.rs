@@ -71,7 +71,7 @@ impl Fields {
     fn set(&mut self, key: &str, value: &str) -> Result<(), Bad> {
         let twice = || bad(format!("field `{key}` given twice"));
         match key {
-            "user" => put(&mut self.user, name(key, value)?).ok_or_else(twice),
+            "user" => put(&mut self.user, existing(value)?).ok_or_else(twice),
             "passwd" => put(&mut self.passwd, passwd(value)?).ok_or_else(twice),
             "group" => put(&mut self.group, name(key, value)?).ok_or_else(twice),
             "home" => put(&mut self.home, home(value)?).ok_or_else(twice),
@@ -185,7 +185,18 @@ fn json(f: &mut Fields, body: &[u8]) -> Result<(), Bad> {
     Ok(())
 }
 
-/// A user, group or issuer name: 1 to 64 of `A-Z a-z 0-9 . _ - @`, not
+/// The name of a user that may already exist: `marmoset-passwd` accepts
+/// more than [`name`] does, so an account it made can still be shown,
+/// changed or deleted — anything of 1 to 255 bytes without control
+/// characters. New accounts must also pass [`name`].
+pub fn existing(v: &str) -> Result<String, Bad> {
+    if v.is_empty() || v.len() > 255 || v.chars().any(char::is_control) {
+        return Err(bad("`user`: 1 to 255 bytes, no control characters"));
+    }
+    Ok(v.to_string())
+}
+
+/// A new user, group or issuer name: 1 to 64 of `A-Z a-z 0-9 . _ - @`, not
 /// starting with `.` or `-` — safe in paths, URLs, cookies and password
 /// files alike.
 pub fn name(key: &str, v: &str) -> Result<String, Bad> {
@@ -289,9 +300,11 @@ mod tests {
         let msg = |ct, body: &[u8]| parse(ct, None, body).unwrap_err().message;
         assert!(msg(FORM, b"user=a&colour=red").contains("unknown field `colour`"));
         assert!(msg(FORM, b"user=a&user=b").contains("given twice"));
-        assert!(msg(FORM, b"user=a%2Fb").contains("`user`"));
+        assert!(msg(FORM, b"user=a%0Ab").contains("`user`"));
         assert!(msg(FORM, b"user=").contains("`user`"));
-        assert!(msg(FORM, b"user=.hidden").contains("`user`"));
+        assert!(msg(FORM, b"group=.hidden").contains("`group`"));
+        assert!(name("user", "a/b").is_err() && name("user", ".x").is_err());
+        assert_eq!(existing("J. Doe/2").as_deref(), Ok("J. Doe/2"));
         assert!(msg(FORM, b"passwd=").contains("`passwd`"));
         assert!(msg(FORM, b"passwd=a%0Ab").contains("`passwd`"));
         assert!(msg(FORM, b"status=boss").contains("`status`: one of"));

@@ -286,7 +286,7 @@ impl Mngt {
 /// The target user: from the path, or the `user` field; both must agree.
 fn resolve_target(name: &mut String, fields: &mut Fields) -> Result<(), ApiError> {
     if !name.is_empty() {
-        input::name("user", name).map_err(|b| ApiError::bad(b.message))?;
+        input::existing(name).map_err(|b| ApiError::bad(b.message))?;
     }
     match fields.user.take() {
         Some(u) if name.is_empty() => *name = u,
@@ -368,7 +368,7 @@ mod tests {
             ..Fields::default()
         };
         assert!(resolve_target(&mut name, &mut f).is_err());
-        let mut bad = String::from("a:b");
+        let mut bad = String::from("a\tb");
         assert!(resolve_target(&mut bad, &mut Fields::default()).is_err());
     }
 }

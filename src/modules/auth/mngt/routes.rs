@@ -5,7 +5,7 @@
 use http::StatusCode;
 
 use super::db::{self, Change, DbError};
-use super::input::Fields;
+use super::input::{self, Fields};
 use super::output::{self, ApiError, Format};
 use super::{Caller, Mngt, USERS_GROUP};
 use crate::pipeline::Response;
@@ -57,6 +57,7 @@ impl Mngt {
         if name.is_empty() {
             return Err(ApiError::bad("a new account needs `user`"));
         }
+        input::name("user", name).map_err(|b| ApiError::bad(b.message))?;
         let Some(passwd) = fields.passwd.take() else {
             return Err(ApiError::bad("a new account needs `passwd`"));
         };
