@@ -132,9 +132,20 @@ fn auth_mngt_rights_root_self_other_anonymous() {
     let r = form(&s, "POST", "/auth/mngt/root", Some(ALICE), "passwd=x");
     assert_eq!(r.code, 403);
     assert_eq!(sign_in(&s, ROOT), 200);
-    let r = form(&s, "POST", "/auth/mngt/alice", Some(ALICE), "issuers=totp");
+    // Each issuer shows whether this request passed it (`sqlite` is the
+    // authenticator's own issuer).
+    let r = form(
+        &s,
+        "POST",
+        "/auth/mngt/alice",
+        Some(ALICE),
+        "issuers=totp+sqlite",
+    );
     assert_eq!(r.code, 200);
-    assert_eq!(r.json()["issuers"], serde_json::json!({"totp": false}));
+    assert_eq!(
+        r.json()["issuers"],
+        serde_json::json!({"totp": false, "sqlite": true})
+    );
     // Root changes anything of anyone.
     let r = form(
         &s,
