@@ -67,7 +67,8 @@ impl Mngt {
                     "only the root group sets the home or status of an account",
                 ));
             }
-            // As the original: whatever group is asked for, `users`.
+            // Ouistiti turns a requested `root` into `users`; here every
+            // group a caller outside the root group asks for does.
             fields.group = Some(USERS_GROUP.to_string());
         }
         let mut change = changes(fields);
