@@ -3,6 +3,8 @@
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(feature = "auth")]
+mod auth_mngt;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
 mod cgi;

@@ -75,6 +75,9 @@ pub struct AuthOptions {
     pub home: bool,
     /// `redirect`: add `redirect_uri` to sign-in redirects.
     pub redirect: bool,
+    /// `management`: the user management REST API at `/auth/mngt`
+    /// (sqlite storage only; see [`super::mngt`]).
+    pub management: bool,
 }
 
 impl AuthOptions {
@@ -91,6 +94,7 @@ impl AuthOptions {
             (self.header, "header"),
             (self.home, "home"),
             (self.redirect, "redirect"),
+            (self.management, "management"),
         ];
         let on: Vec<&str> = all.iter().filter(|(b, _)| *b).map(|(_, w)| *w).collect();
         on.join(",")
@@ -183,8 +187,9 @@ impl AuthConfig {
             header: has_option(&text, "header"),
             home: has_option(&text, "home"),
             redirect: has_option(&text, "redirect"),
+            management: has_option(&text, "management"),
         };
-        for word in ["chown", "management"] {
+        for word in ["chown"] {
             if has_option(&text, word) {
                 sec.warn(
                     "options",
@@ -275,6 +280,11 @@ impl AuthConfig {
             "the `jwt` storage has no passwords; Basic, Digest and wwwform need one",
         );
         need(self.expire > 0, "expire", "must be at least 1 (seconds)");
+        need(
+            !self.options.management || matches!(self.storage, StorageConfig::Sqlite(_)),
+            "options",
+            "option `management` needs the sqlite storage (`dbname`)",
+        );
         if has_secret && self.secret.as_deref().is_some_and(|s| s.len() < 16) {
             sec.warn(
                 "secret",

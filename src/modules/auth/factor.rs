@@ -133,12 +133,15 @@ impl Factor {
         let mut token_refused = false;
         if let (Some(tokens), Some(tok)) = (&self.tokens, token::find(head)) {
             match tokens.verify(tok, &self.issuer) {
-                Ok(c) => {
-                    return Ok(Outcome::User {
-                        user: c.user,
-                        issuers: c.issuers,
-                    });
-                }
+                Ok(c) => match self.current(c.user, ctx).await? {
+                    Some(user) => {
+                        return Ok(Outcome::User {
+                            user,
+                            issuers: c.issuers,
+                        });
+                    }
+                    None => token_refused = true,
+                },
                 Err(e) => {
                     log::debug!("auth: {} token refused: {e}", ctx.peer.ip());
                     token_refused = true;
@@ -290,6 +293,23 @@ impl Factor {
             status: acct.status,
             auth_type: self.scheme.name(),
         })
+    }
+
+    /// The user a valid token names, as the storage knows him now: with
+    /// option `management` accounts change while tokens live, so the
+    /// account is read again (deleted or no longer activated: `None`;
+    /// group, home and status as stored). Other storages trust the token.
+    async fn current(&self, user: User, ctx: &RequestCtx) -> Result<Option<User>, HttpError> {
+        if !(self.options.management && matches!(*self.storage, Storage::Sqlite(_))) {
+            return Ok(Some(user));
+        }
+        let Some(acct) = self.lookup(user.name.clone()).await? else {
+            return Ok(None);
+        };
+        Ok(self.admit(acct, ctx).map(|u| User {
+            auth_type: user.auth_type,
+            ..u
+        }))
     }
 
     /// Look an account up, off the executor unless it is in memory.

@@ -11,8 +11,9 @@
 //!   and decides: user, anonymous (`unprotect`, the sign-in page, type
 //!   `None`), or challenge (401 with `WWW-Authenticate`, 302 to `signin`,
 //!   403 to `XMLHttpRequest`s, 429 during a lock-out). See [`factor`].
-//! - **handle** (only with type `wwwform`): the sign-in POST to `token_ep`
-//!   ([`wwwform`]), which needs the request body.
+//! - **handle** (only with type `wwwform` or option `management`): the
+//!   sign-in POST to `token_ep` ([`wwwform`]), which needs the request
+//!   body; the user management API at `/auth/mngt` ([`mngt`]).
 //! - **rewrite**: the response to an authenticated request gets a fresh
 //!   token and the user (`X-Auth-Token`, `X-Remote-User`, … as headers or
 //!   cookies, [`token::Decoration`]).
@@ -23,7 +24,8 @@
 //! keys (`user`/`passwd`/`group`/`home`/`status`, `file`, `dbname`,
 //! `file = "shadow"`), `realm`, `issuer`, `algorithm`, `opaque`, `secret`,
 //! `expire` (seconds), `protect`, `unprotect`, `signin`, `token_ep`,
-//! `options` (`jwt`, `token`, `cookie`, `header`, `home`, `redirect`),
+//! `options` (`jwt`, `token`, `cookie`, `header`, `home`, `redirect`,
+//! `management`),
 //! and marmoset's `maxfailures` / `lockout` ([`bruteforce`]). See
 //! `docs/auth.md` for worked examples.
 //!
@@ -52,6 +54,7 @@ pub mod config;
 pub mod crypt;
 pub mod digest;
 pub mod factor;
+pub mod mngt;
 pub mod storage;
 pub mod token;
 pub mod verified;
@@ -73,7 +76,8 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, User,
+    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath,
+    User,
 };
 
 /// The authentication module: one or more factors.
@@ -81,12 +85,16 @@ pub struct Auth {
     factors: Vec<Factor>,
     login: bool,
     home: bool,
+    /// The management API and the index of its factor.
+    mngt: Option<(usize, mngt::Mngt)>,
 }
 
 /// What the authentication phase leaves for the rewrite phase.
 #[derive(Clone, Debug, Default)]
 struct Session {
     decoration: Option<Decoration>,
+    /// The issuers the request satisfied.
+    issuers: Vec<String>,
 }
 
 impl Auth {
@@ -114,7 +122,10 @@ impl Auth {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let mngt = (cfgs.iter().zip(&factors).enumerate())
+            .find_map(|(i, (c, f))| mngt::Mngt::new(c, f).map(|m| (i, m)));
         Ok(Auth {
+            mngt,
             login: factors.iter().any(|f| f.scheme == Scheme::WwwForm),
             home: factors.iter().any(|f| f.options.home),
             factors,
@@ -159,7 +170,10 @@ impl Auth {
             .user
             .as_ref()
             .and_then(|u| self.decoration(u, &issuers, ctx));
-        ctx.extensions.insert(Session { decoration });
+        ctx.extensions.insert(Session {
+            decoration,
+            issuers,
+        });
     }
 
     async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
@@ -221,7 +235,11 @@ impl Module for Auth {
 
     fn phases(&self) -> Phases {
         let p = Phases::AUTHENTICATE | Phases::REWRITE;
-        if self.login { p | Phases::HANDLE } else { p }
+        if self.login || self.mngt.is_some() {
+            p | Phases::HANDLE
+        } else {
+            p
+        }
     }
 
     fn authenticate<'a>(
@@ -238,6 +256,18 @@ impl Module for Auth {
         ctx: &'a mut RequestCtx,
     ) -> BoxFuture<'a, Result<Handled, HttpError>> {
         Box::pin(async move {
+            if let Some((i, m)) = &self.mngt {
+                if let Some(target) = mngt::target(&ctx.path).map(str::to_string) {
+                    let satisfied = ctx
+                        .extensions
+                        .get::<Session>()
+                        .map(|s| s.issuers.clone())
+                        .unwrap_or_default();
+                    let f = &self.factors[*i];
+                    let resp = m.serve(req, &target, f, ctx, &satisfied).await;
+                    return Ok(Handled::Served(resp));
+                }
+            }
             let Some(f) = self
                 .factors
                 .iter()
@@ -252,6 +282,14 @@ impl Module for Auth {
             }
             Ok(Handled::Served(resp))
         })
+    }
+
+    fn roots(&self) -> Vec<RootPath> {
+        let root = |_| RootPath {
+            module: "auth".into(),
+            root: mngt::ROOT.into(),
+        };
+        self.mngt.iter().map(root).collect()
     }
 
     fn rewrite(&self, mut resp: Response, ctx: &RequestCtx) -> Response {

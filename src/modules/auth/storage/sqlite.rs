@@ -5,7 +5,8 @@
 //! original creates `root`/`root`). Add users with `marmoset-passwd -D`.
 //! The file is created with mode 0600. The server opens it read-only; the
 //! functions at the bottom (used by `marmoset-passwd`) write in
-//! transactions.
+//! transactions that take the write lock first (`BEGIN IMMEDIATE`), so they
+//! queue behind the management API's writes instead of failing.
 //!
 //! When a user has several `passwds` rows, the row whose `issuer` is this
 //! authenticator's issuer is used, else the first one (the original's query
@@ -47,6 +48,9 @@ where u.name = ?1
 order by case when p.issuer = ?2 then 0 else 1 end, p.rowid
 limit 1";
 
+/// How long a statement waits for another connection's write lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An sqlite account database, opened read-only.
 pub struct SqliteStore {
     path: PathBuf,
@@ -72,6 +76,9 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_err(path))?;
+        // Writers (the management API, `marmoset-passwd`) lock the file
+        // briefly: wait for them instead of failing the sign-in.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err(path))?;
         // Fail now, not on the first request, when this is not our schema.
         conn.prepare(LOOKUP).map_err(db_err(path))?;
         Ok(SqliteStore {
@@ -176,7 +183,7 @@ pub fn upsert(
     create: bool,
     c: &UserChange<'_>,
 ) -> Result<(), ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let existing = user_id(&tx, name)?;
     let id = match (existing, create) {
         (Some(_), true) => return Err(ChangeError::Exists(name.into())),
@@ -242,7 +249,7 @@ pub fn upsert(
 
 /// Remove a user (and its passwords, sessions and issuers).
 pub fn remove(conn: &mut Connection, name: &str) -> Result<(), ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(id) = user_id(&tx, name)? else {
         return Err(ChangeError::NotFound(name.into()));
     };
