@@ -3,6 +3,8 @@
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(all(feature = "openid", feature = "cgi"))]
+mod auth_oidc;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
 mod cgi;

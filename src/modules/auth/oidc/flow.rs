@@ -93,7 +93,7 @@ impl Oidc {
             return Callback::Refused(text(StatusCode::BAD_REQUEST, "missing state\n"));
         };
         let clear = format!(
-            "{}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax{}",
+            "{}=; Path={}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{}",
             cookie_name(state),
             self.cfg.callback_path(),
             self.secure_attr(ctx)
