@@ -132,13 +132,13 @@ impl Provider {
         }
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
         let doc = self.client.get_json(&url).await?;
-        let e = Arc::new(self.from_discovery(&doc)?);
+        let e = Arc::new(self.read_discovery(&doc)?);
         log::info!("auth: discovered the OpenID provider {}", self.issuer);
         Cached::store(&self.endpoints, e.clone());
         Ok(e)
     }
 
-    fn from_discovery(&self, doc: &Value) -> Result<Endpoints, ProviderError> {
+    fn read_discovery(&self, doc: &Value) -> Result<Endpoints, ProviderError> {
         let text = |k: &str| doc.get(k).and_then(Value::as_str);
         // OpenID Connect Discovery §4.3: the document's issuer must be
         // exactly the one it was fetched for.
