@@ -116,6 +116,7 @@ fn start_as(op: &mut Op, client_id: &str, extra: &str, args: &[&str]) -> (TempDi
         "<p>secret content</p>\n",
     )
     .unwrap();
+    std::fs::write(htdocs.join("private/other.html"), "<p>other secret</p>\n").unwrap();
     std::fs::write(htdocs.join("public/a.txt"), "public\n").unwrap();
     std::fs::create_dir_all(dir.path().join("cgi")).unwrap();
     let script = dir.path().join("cgi/who.sh");
@@ -601,4 +602,33 @@ fn auth_oidc_misconfigured_does_not_start() {
     );
     let log = TestServer::try_start(dir.path(), &conf, &[]).err().unwrap();
     assert!(log.contains("auth.secret:"), "{log}");
+}
+
+/// Headless Chromium through the same login: the provider's form filled
+/// in and submitted, back on the page first asked for, the session cookie
+/// HttpOnly, the state cookie gone (`tests/py/oidc_browser.py`).
+#[test]
+fn auth_oidc_browser_signs_in() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed for the browser tests: run ./test.sh"
+    );
+    let mut op = Op::start();
+    let (_d, s) = start(&mut op, "", &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/oidc_browser.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args([&format!("http://{}", s.addr), &op.issuer(), "alice"])
+        .args(std::env::var("MARMOSET_OIDC_SCREENSHOT").ok())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("oidc signin ok"), "{stdout}");
 }
