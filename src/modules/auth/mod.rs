@@ -19,7 +19,8 @@
 //!
 //! # Keys
 //!
-//! `type` (None, Basic, Digest, Bearer, wwwform), `authz` or the storage
+//! `type` (None, Basic, Digest, Bearer, wwwform, oAuth2 — see [`oidc`]
+//! for its own keys), `authz` or the storage
 //! keys (`user`/`passwd`/`group`/`home`/`status`, `file`, `dbname`,
 //! `file = "shadow"`), `realm`, `issuer`, `algorithm`, `opaque`, `secret`,
 //! `expire` (seconds), `protect`, `unprotect`, `signin`, `token_ep`,
