@@ -289,6 +289,12 @@ fn auth_oidc_code_flow_signs_in() {
         &["-H", "X-Requested-With: XMLHttpRequest"],
     );
     assert_eq!(xhr.code, 403);
+    let image = b.curl(
+        &format!("{site}/private/secret.html"),
+        &["-H", "Sec-Fetch-Mode: no-cors"],
+    );
+    assert_eq!(image.code, 401);
+    assert!(image.cookies().is_empty(), "{:?}", image.cookies());
 
     // The authorization request: code flow, PKCE S256, state, nonce, the
     // absolute callback; the login in flight in a signed Lax cookie.
@@ -396,6 +402,29 @@ fn auth_oidc_client_secret_post_and_claim_mapping() {
     assert!(r.cookies().iter().any(|c| c.starts_with("X-Remote-Home=")));
     let r = b.get(&format!("http://{}/who.sh", s.addr));
     assert_eq!(r.body, "user=bob@example.test\n");
+}
+
+/// A provider that keeps the profile claims out of the ID token (OpenID
+/// Connect Core §5.4): they come from its userinfo end point. The login
+/// `Alice` has sub `Alice` but preferred_username `alice` and group
+/// `admins`, known only there.
+#[test]
+fn auth_oidc_claims_from_userinfo() {
+    let mut op = Op::start();
+    let (_d, s) = start(&mut op, "", &[]);
+    op.cmd("conform on", "ready");
+    let b = Browser::new();
+    let r = sign_in(&b, &s, &op, "/who.sh", "Alice");
+    assert_eq!(r.code, 302, "{}\n{}", r.body, s.log());
+    assert!(
+        r.cookies()
+            .iter()
+            .any(|c| c.starts_with("X-Remote-Group=admins")),
+        "{:?}",
+        r.cookies()
+    );
+    let r = b.get(&format!("http://{}/who.sh", s.addr));
+    assert_eq!(r.body, "user=alice\n");
 }
 
 #[test]

@@ -12,12 +12,17 @@
 //                                                        → `ready <kid>`
 //   mangle <how>|off   alter the ID token of the next token responses,
 //                      for the refusal tests (see below)  → `ok <how>`
+//   conform on|off     on: profile/email claims only at the userinfo end
+//                      point, not in the ID token (oidc-provider's default,
+//                      OpenID Connect Core §5.4); the provider is rebuilt
+//                                                        → `ready <kid>`
 //
 // Clients: `marmoset` (client_secret_basic) and `marmoset-post`
 // (client_secret_post), secret `marmoset-test-secret`, PKCE required.
 // Accounts: any login name (the development login form takes any
-// password); claims sub = preferred_username = the login, email
-// <login>@example.test, groups ["admins"] for `alice`, ["users"] otherwise.
+// password); claims sub = the login, preferred_username = the login in
+// lower case, email <lower case login>@example.test, groups ["admins"] for
+// `alice`, ["users"] otherwise.
 // Consent is granted automatically (a first-party client).
 //
 // Mangling (the real provider never issues such tokens, so its own keys
@@ -46,6 +51,7 @@ const server = http.createServer((req, res) => handler(req, res));
 let redirectUris = [];
 let key = newKey('RS256');
 let mangle = null;
+let conform = false;
 
 function newKey(alg) {
   const { privateKey } = alg === 'ES256'
@@ -88,11 +94,12 @@ async function findAccount(ctx, id) {
   return {
     accountId: id,
     async claims() {
+      const name = id.toLowerCase();
       return {
         sub: id,
-        preferred_username: id,
-        email: `${id}@example.test`,
-        groups: id === 'alice' ? ['admins'] : ['users'],
+        preferred_username: name,
+        email: `${name}@example.test`,
+        groups: name === 'alice' ? ['admins'] : ['users'],
       };
     },
   };
@@ -131,8 +138,8 @@ function build() {
       profile: ['preferred_username', 'groups'],
       email: ['email'],
     },
-    // Claims of the granted scopes in the ID token itself.
-    conformIdTokenClaims: false,
+    // false: claims of the granted scopes in the ID token itself.
+    conformIdTokenClaims: conform,
     loadExistingGrant,
     pkce: { required: () => true },
     cookies: { keys: ['marmoset test cookie key'] },
@@ -156,6 +163,9 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     build();
   } else if (cmd === 'keys') {
     key = newKey(arg || 'RS256');
+    build();
+  } else if (cmd === 'conform') {
+    conform = arg === 'on';
     build();
   } else if (cmd === 'mangle') {
     mangle = arg === 'off' ? null : arg;

@@ -116,8 +116,19 @@ impl HttpClient {
 
     /// GET `url` and parse its JSON body (any status but 200 is an error).
     pub async fn get_json(&self, url: &str) -> Result<Value, ClientError> {
-        let req = Request::get(parse(url)?)
-            .header(ACCEPT, "application/json")
+        self.get_json_as(url, None).await
+    }
+
+    /// As [`HttpClient::get_json`], with `Authorization: Bearer <token>`
+    /// when `bearer` is given (the userinfo end point).
+    pub async fn get_json_as(&self, url: &str, bearer: Option<&str>) -> Result<Value, ClientError> {
+        let mut req = Request::get(parse(url)?).header(ACCEPT, "application/json");
+        if let Some(t) = bearer {
+            let v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|e| ClientError::Url(e.to_string()))?;
+            req = req.header(AUTHORIZATION, v);
+        }
+        let req = req
             .body(Full::default())
             .map_err(|e| ClientError::Url(format!("{url}: {e}")))?;
         let (status, body) = self.exchange(url, req).await?;

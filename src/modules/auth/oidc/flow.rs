@@ -26,7 +26,8 @@ pub enum Callback {
 
 impl Oidc {
     /// The redirect of an unauthenticated browser to the provider (a `403`
-    /// for scripts, which cannot follow it).
+    /// for `XMLHttpRequest`s, which cannot follow it, a `401` for other
+    /// requests a browser says are not navigations).
     pub async fn login(&self, head: &RequestHead, ctx: &RequestCtx) -> Response {
         let xhr = head
             .headers
@@ -35,6 +36,16 @@ impl Oidc {
             .is_some_and(|v| v.contains("XMLHttpRequest"));
         if xhr {
             return text(StatusCode::FORBIDDEN, "sign in first\n");
+        }
+        // Images, scripts, fetches of a page whose session ran out: a 401,
+        // not a login each (the page's own navigation starts one).
+        let navigation = head
+            .headers
+            .get("sec-fetch-mode")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|m| m.eq_ignore_ascii_case("navigate"));
+        if !navigation {
+            return text(StatusCode::UNAUTHORIZED, "sign in first\n");
         }
         let endpoints = match self.provider.endpoints().await {
             Ok(e) => e,
@@ -124,7 +135,7 @@ impl Oidc {
         let Some(code) = param("code").filter(|c| !c.is_empty()) else {
             return refuse(StatusCode::BAD_REQUEST, "missing code");
         };
-        let id_token = match self.exchange(code, &pending).await {
+        let (id_token, access_token) = match self.exchange(code, &pending).await {
             Ok(t) => t,
             Err((status, why)) => return refuse(status, &why),
         };
@@ -138,6 +149,10 @@ impl Oidc {
             Err(e) if e.is_unavailable() => return refuse(StatusCode::BAD_GATEWAY, &e.to_string()),
             Err(e) => return refuse(StatusCode::UNAUTHORIZED, &e.to_string()),
         };
+        let claims = match self.complete(claims, access_token.as_deref()).await {
+            Ok(c) => c,
+            Err((status, why)) => return refuse(status, &why),
+        };
         let Some(user) = self.user_of(&claims) else {
             return refuse(StatusCode::FORBIDDEN, "the ID token names no usable user");
         };
@@ -148,8 +163,13 @@ impl Oidc {
         Callback::SignedIn(user, r)
     }
 
-    /// Trade the code for tokens; the ID token, or a status and reason.
-    async fn exchange(&self, code: &str, p: &Pending) -> Result<String, (StatusCode, String)> {
+    /// Trade the code for tokens: the ID token and the access token, or a
+    /// status and reason.
+    async fn exchange(
+        &self,
+        code: &str,
+        p: &Pending,
+    ) -> Result<(String, Option<String>), (StatusCode, String)> {
         let endpoints = self
             .provider
             .endpoints()
@@ -187,13 +207,12 @@ impl Oidc {
                 format!("the token end point answered {status} `{err}`"),
             ));
         }
-        body.get("id_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or((
-                StatusCode::BAD_GATEWAY,
-                "the token response has no id_token".to_string(),
-            ))
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+        let id_token = text("id_token").ok_or((
+            StatusCode::BAD_GATEWAY,
+            "the token response has no id_token".to_string(),
+        ))?;
+        Ok((id_token, text("access_token")))
     }
 
     /// The user an ID token's claims describe.

@@ -11,7 +11,8 @@
 //! 2. The provider sends the browser back to `redirect_uri` with a code:
 //!    the state is checked against its cookie, the code exchanged at the
 //!    token end point with the verifier ([`client`]), and the ID token
-//!    validated against the provider's keys ([`idtoken`], [`provider`]).
+//!    validated against the provider's keys ([`idtoken`], [`provider`]);
+//!    claims it lacks are asked from the userinfo end point ([`userinfo`]).
 //! 3. The user named by the token's claims gets the session token cookie
 //!    every `auth` type uses (`X-Auth-Token`, [`crate::modules::auth::token`])
 //!    and is sent back to the page first asked for (a path on this server
@@ -45,6 +46,7 @@ pub mod flow;
 pub mod idtoken;
 pub mod provider;
 pub mod state;
+pub mod userinfo;
 
 pub use config::OidcConfig;
 pub use flow::Callback;

@@ -35,6 +35,8 @@ pub struct Endpoints {
     pub token: String,
     /// `jwks_uri`.
     pub jwks: String,
+    /// `userinfo_endpoint`, when the provider has one.
+    pub userinfo: Option<String>,
 }
 
 /// Why the provider could not be used.
@@ -125,6 +127,7 @@ impl Provider {
                 auth: a.clone(),
                 token: t.clone(),
                 jwks: j.clone(),
+                userinfo: None,
             }));
         }
         if let Some(e) = Cached::fresh(&self.endpoints) {
@@ -162,6 +165,9 @@ impl Provider {
             auth: pick(&self.explicit.0, "authorization_endpoint")?,
             token: pick(&self.explicit.1, "token_endpoint")?,
             jwks: pick(&self.explicit.2, "jwks_uri")?,
+            userinfo: text("userinfo_endpoint")
+                .filter(|u| is_http_url(u))
+                .map(str::to_string),
         })
     }
 
