@@ -2,6 +2,9 @@
 //
 // Usage: node provider.js [port]     (port 0 or absent: an ephemeral one)
 //
+// With TLS_CERT and TLS_KEY (PEM files) in the environment it serves HTTPS
+// and its issuer is https://127.0.0.1:<port>.
+//
 // It listens on 127.0.0.1 at once and prints `listening <port>`; it serves
 // 503 until it is told where its client comes back. Commands on stdin, one
 // per line, each answered on stdout:
@@ -35,7 +38,9 @@
 //   none       alg "none", no signature
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import readline from 'node:readline';
 
 import Provider from 'oidc-provider';
@@ -47,7 +52,11 @@ let handler = (req, res) => {
   res.statusCode = 503;
   res.end('not ready\n');
 };
-const server = http.createServer((req, res) => handler(req, res));
+const tls = process.env.TLS_CERT && process.env.TLS_KEY;
+const server = tls
+  ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) },
+    (req, res) => handler(req, res))
+  : http.createServer((req, res) => handler(req, res));
 let redirectUris = [];
 let key = newKey('RS256');
 let mangle = null;
@@ -129,7 +138,7 @@ function build() {
     token_endpoint_auth_method: method,
     id_token_signed_response_alg: key.alg,
   });
-  const provider = new Provider(`http://${HOST}:${server.address().port}`, {
+  const provider = new Provider(`${tls ? 'https' : 'http'}://${HOST}:${server.address().port}`, {
     clients: [client('marmoset', 'client_secret_basic'), client('marmoset-post', 'client_secret_post')],
     jwks: { keys: [key.jwk] },
     findAccount,

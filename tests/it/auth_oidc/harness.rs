@@ -19,16 +19,30 @@ pub struct Op {
     stdin: ChildStdin,
     lines: Receiver<String>,
     port: u16,
+    scheme: &'static str,
 }
 
 impl Op {
     pub fn start() -> Op {
+        Op::spawn(None)
+    }
+
+    /// The provider over HTTPS with the PEM certificate and key `tls`.
+    pub fn start_tls(cert: &Path, key: &Path) -> Op {
+        Op::spawn(Some((cert, key)))
+    }
+
+    fn spawn(tls: Option<(&Path, &Path)>) -> Op {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
             "the test provider is not installed: run ./test.sh (npm ci --prefix tests/oidc)"
         );
-        let mut child = Command::new("node")
+        let mut node = Command::new("node");
+        if let Some((cert, key)) = tls {
+            node.env("TLS_CERT", cert).env("TLS_KEY", key);
+        }
+        let mut child = node
             .arg(dir.join("provider.js"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -50,6 +64,7 @@ impl Op {
             stdin,
             lines,
             port: 0,
+            scheme: if tls.is_some() { "https" } else { "http" },
         };
         let first = op.expect("listening");
         op.port = first.trim_start_matches("listening ").parse().unwrap();
@@ -77,7 +92,7 @@ impl Op {
     }
 
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 }
 
@@ -172,7 +187,9 @@ impl Resp {
     }
 }
 
-/// A browser-less browser: curl with a cookie jar.
+/// A browser-less browser: curl with a cookie jar (`-k`: it trusts the
+/// test provider's self-signed certificate, what is tested is marmoset's
+/// trust in it).
 pub struct Browser {
     _dir: TempDir,
     /// The cookie jar (curl's file format).
@@ -190,7 +207,7 @@ impl Browser {
         let body = tempfile::NamedTempFile::new().unwrap();
         let jar = self.jar.to_str().unwrap();
         let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20", "-c", jar, "-b", jar, "-D", "-"])
+            .args(["-sSk", "--max-time", "20", "-c", jar, "-b", jar, "-D", "-"])
             .args(["-o", body.path().to_str().unwrap(), "-w", "\n%{http_code}"])
             .args(args)
             .arg(url)

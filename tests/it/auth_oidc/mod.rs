@@ -409,3 +409,53 @@ fn auth_oidc_browser_signs_in() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("oidc signin ok"), "{stdout}");
 }
+
+/// A provider over HTTPS with a certificate of its own: trusted through
+/// `cafile` (the login works), not trusted without it (`502`, nothing
+/// sent to an unverified party).
+#[test]
+fn auth_oidc_https_provider_needs_its_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server certificate, not a CA (webpki refuses CA certificates
+        // as end entities).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut op = Op::start_tls(&cert, &key);
+    assert!(op.issuer().starts_with("https://"));
+    let (_d, s) = start(&mut op, &format!("cafile = \"{}\";", cert.display()), &[]);
+    let b = Browser::new();
+    let r = sign_in(&b, &s, &op, "/who.sh", "alice");
+    assert_eq!(r.code, 302, "{}\n{}", r.body, s.log());
+    assert_eq!(
+        b.get(&format!("http://{}/who.sh", s.addr)).body,
+        "user=alice\n"
+    );
+
+    let (_d2, s2) = start(&mut op, "", &[]);
+    let r = Browser::new().get(&format!("http://{}/who.sh", s2.addr));
+    assert_eq!(r.code, 502, "{}", r.body);
+    assert!(s2.log().contains("certificate"), "{}", s2.log());
+}

@@ -186,7 +186,7 @@ impl HttpClient {
                 .inner
                 .request(req)
                 .await
-                .map_err(|e| transport(e.into()))?;
+                .map_err(|e| transport(causes(&e).into()))?;
             let status = resp.status();
             let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
                 .collect()
@@ -206,6 +206,19 @@ impl HttpClient {
             .await
             .map_err(|_| ClientError::Timeout(url.into()))?
     }
+}
+
+/// An error and its causes on one line (hyper-util's own message is only
+/// "client error (Connect)").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        next = c.source();
+    }
+    out
 }
 
 fn parse(url: &str) -> Result<Uri, ClientError> {
