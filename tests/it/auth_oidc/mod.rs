@@ -214,6 +214,16 @@ fn auth_oidc_refuses_unknown_and_replayed_state() {
     let forged = format!("{}={}x", fields[5], fields[6]);
     let r = Browser::new().curl(&cb, &["-H", &format!("Cookie: {forged}")]);
     assert_eq!(r.code, 400, "{}", r.body);
+
+    // A callback naming another issuer (RFC 9207 mix-up): refused before
+    // the code is used.
+    let b = Browser::new();
+    let cb = sign_in_until_callback(&b, &s, &op, "/private/secret.html", "alice");
+    assert!(cb.contains("&iss="), "{cb}");
+    let (before, _) = cb.split_once("&iss=").unwrap();
+    let r = b.get(&format!("{before}&iss=http%3A%2F%2Fevil.example"));
+    assert_eq!(r.code, 401, "{}", r.body);
+    assert!(r.body.contains("another issuer"), "{}", r.body);
 }
 
 #[test]

@@ -132,6 +132,15 @@ impl Oidc {
                 &format!("the provider answered `{err}` {desc}"),
             );
         }
+        // RFC 9207: a provider naming itself must be ours (mix-up defence).
+        if let Some(iss) = param("iss")
+            && iss.trim_end_matches('/') != self.provider.issuer()
+        {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                &format!("the answer comes from another issuer `{iss}`"),
+            );
+        }
         let Some(code) = param("code").filter(|c| !c.is_empty()) else {
             return refuse(StatusCode::BAD_REQUEST, "missing code");
         };
