@@ -138,9 +138,23 @@ impl Factor {
     /// Decide for one request.
     pub async fn check(&self, head: &RequestHead, ctx: &RequestCtx) -> Result<Outcome, HttpError> {
         if let Some(o) = self.oidc.as_ref().filter(|o| o.is_callback(&ctx.path)) {
+            // Each refused callback may have cost a request to the
+            // provider: refused ones count as failed sign-ins.
+            let ip = ctx.peer.ip();
+            if let Some(left) = self.guard.locked(ip) {
+                return Ok(Outcome::Respond(locked(left)));
+            }
             return Ok(match o.callback(head, ctx).await {
-                super::oidc::Callback::SignedIn(user, resp) => Outcome::SignedIn(user, resp),
-                super::oidc::Callback::Refused(resp) => Outcome::Respond(resp),
+                super::oidc::Callback::SignedIn(user, resp) => {
+                    self.guard.success(ip);
+                    Outcome::SignedIn(user, resp)
+                }
+                super::oidc::Callback::Refused(resp) => {
+                    if self.guard.failure(ip) {
+                        log::warn!("auth: {ip} locked out after repeated failures");
+                    }
+                    Outcome::Respond(resp)
+                }
             });
         }
         let mut token_refused = false;

@@ -469,3 +469,21 @@ fn auth_oidc_https_provider_needs_its_ca() {
     assert_eq!(r.code, 502, "{}", r.body);
     assert!(s2.log().contains("certificate"), "{}", s2.log());
 }
+
+/// Refused callbacks count as failed sign-ins: after `maxfailures` the
+/// address is locked out (429) without the provider being asked again.
+#[test]
+fn auth_oidc_refused_callbacks_lock_out() {
+    let mut op = Op::start();
+    let (_d, s) = start(&mut op, "maxfailures = 2; lockout = 60;", &[]);
+    let b = Browser::new();
+    let bogus = format!("http://{}/auth/callback?code=x&state=bogus", s.addr);
+    assert_eq!(b.get(&bogus).code, 400);
+    assert_eq!(b.get(&bogus).code, 400);
+    let r = b.get(&bogus);
+    assert_eq!(r.code, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    // Even a genuine callback waits for the lock-out to end.
+    let cb = sign_in_until_callback(&b, &s, &op, "/private/secret.html", "alice");
+    assert_eq!(b.get(&cb).code, 429);
+}
