@@ -339,3 +339,127 @@ fn add_cookie(r: &mut Response, cookie: &str) {
         r.headers_mut().append(SET_COOKIE, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::modules::auth::oidc::config::{ClientAuth, OidcConfig};
+    use crate::server_info::{HttpVersion, ServerInfo};
+
+    fn oidc(edit: impl FnOnce(&mut OidcConfig)) -> Oidc {
+        let mut cfg = OidcConfig {
+            issuer_url: "https://op.example".into(),
+            auth_ep: None,
+            token_ep: None,
+            jwks_uri: None,
+            client_id: "marmoset".into(),
+            client_secret: None,
+            client_auth: ClientAuth::None,
+            redirect_uri: "/auth/callback".into(),
+            scope: "openid".into(),
+            cafile: None,
+            user_claim: None,
+            group_claim: Some("groups".into()),
+            group: "users".into(),
+            home: Some("/home/{user}".into()),
+        };
+        edit(&mut cfg);
+        Oidc::build(&cfg, "a shared secret!").unwrap()
+    }
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn users_from_claims() {
+        let o = oidc(|_| {});
+        let u = o
+            .user_of(&claims(
+                json!({"sub": "s1", "preferred_username": "alice", "groups": ["admins", "x"]}),
+            ))
+            .unwrap();
+        assert_eq!(
+            (u.name.as_str(), u.group.as_str(), u.home.as_str()),
+            ("alice", "admins", "/home/alice")
+        );
+        assert_eq!(u.auth_type, "OpenID");
+        // sub when there is no preferred_username; the default group.
+        let u = o.user_of(&claims(json!({"sub": "s1"}))).unwrap();
+        assert_eq!((u.name.as_str(), u.group.as_str()), ("s1", "users"));
+        // A name that would leave the home directory gets no home.
+        let u = o
+            .user_of(&claims(
+                json!({"sub": "s1", "preferred_username": "../root"}),
+            ))
+            .unwrap();
+        assert_eq!((u.name.as_str(), u.home.as_str()), ("../root", ""));
+        // Control characters: no user at all.
+        assert!(
+            o.user_of(&claims(json!({"sub": "s1", "preferred_username": "a\nb"})))
+                .is_none()
+        );
+        assert!(o.user_of(&claims(json!({"email": "x@y"}))).is_none());
+        // Another user claim.
+        let o = oidc(|c| c.user_claim = Some("email".into()));
+        let u = o
+            .user_of(&claims(
+                json!({"sub": "s1", "email": "a@example.org", "groups": "ops"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            (u.name.as_str(), u.group.as_str()),
+            ("a@example.org", "ops")
+        );
+    }
+
+    fn ctx(tls: bool) -> RequestCtx {
+        let a: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let info = Arc::new(ServerInfo {
+            hostname: "dev.example.org".into(),
+            service: "dev".into(),
+            port: 8443,
+            tls,
+            version: HttpVersion::Http11,
+            default_headers: Default::default(),
+        });
+        RequestCtx::new(info, a, a)
+    }
+
+    fn head(host: Option<&str>) -> RequestHead {
+        let mut b = http::Request::builder().uri("/private?a=1");
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn redirect_uris() {
+        let o = oidc(|_| {});
+        assert_eq!(
+            o.redirect_uri(&head(Some("cam.example:8080")), &ctx(false))
+                .as_deref(),
+            Some("http://cam.example:8080/auth/callback")
+        );
+        assert_eq!(
+            o.redirect_uri(&head(None), &ctx(true)).as_deref(),
+            Some("https://dev.example.org:8443/auth/callback")
+        );
+        for bad in ["evil.example/x?", "a b", "x@evil", ""] {
+            assert_eq!(o.redirect_uri(&head(Some(bad)), &ctx(false)), None, "{bad}");
+        }
+        let o = oidc(|c| c.redirect_uri = "https://cam.example/cb".into());
+        assert_eq!(
+            o.redirect_uri(&head(Some("evil.example")), &ctx(false))
+                .as_deref(),
+            Some("https://cam.example/cb")
+        );
+        assert_eq!(o.secure_attr(&ctx(false)), "; Secure");
+    }
+}
