@@ -487,3 +487,59 @@ fn auth_oidc_refused_callbacks_lock_out() {
     let cb = sign_in_until_callback(&b, &s, &op, "/private/secret.html", "alice");
     assert_eq!(b.get(&cb).code, 429);
 }
+
+/// A hostile or broken "provider" — something no real provider does on
+/// purpose, so a raw TCP stand-in: a discovery document larger than the
+/// 1 MiB cap, and a server that accepts and never answers. Both end in a
+/// `502` (the second after the 15 s exchange limit), not in a stuck login.
+#[test]
+fn auth_oidc_oversized_or_silent_provider_is_502() {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    let huge = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (huge_port, silent_port) = (
+        huge.local_addr().unwrap().port(),
+        silent.local_addr().unwrap().port(),
+    );
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = huge.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let body = format!("{{\"issuer\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let held = std::thread::spawn(move || {
+        // Accept, read the request, say nothing (dropped at test end).
+        let conn = silent.accept().ok();
+        std::thread::sleep(Duration::from_secs(20));
+        drop(conn);
+    });
+    let dir = site();
+    for (port, why) in [(huge_port, "length limit"), (silent_port, "timed out")] {
+        let conf = doc_conf(
+            &format!(
+                r#"auth = {{ type = "oAuth2"; issuer_url = "http://127.0.0.1:{port}"; client_id = "marmoset"; redirect_uri = "/cb"; secret = "{SECRET}"; }};"#
+            ),
+            "",
+        );
+        let s = TestServer::start(dir.path(), &conf, &[]);
+        let t = Instant::now();
+        let r = Browser::new().get(&format!("http://{}/hello.txt", s.addr));
+        assert_eq!(r.code, 502, "{why}: {}", r.body);
+        assert!(
+            t.elapsed() < Duration::from_secs(19),
+            "{why}: {:?}",
+            t.elapsed()
+        );
+        assert!(s.log().contains(why), "{why}: {}", s.log());
+    }
+    drop(held);
+}
