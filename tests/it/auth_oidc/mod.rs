@@ -183,7 +183,11 @@ fn auth_oidc_refuses_unknown_and_replayed_state() {
     let b = Browser::new();
 
     // Unknown or missing state: 400, nothing signed in.
-    for q in ["code=abc&state=made-up", "code=abc"] {
+    for q in [
+        "code=abc&state=made-up",
+        "code=abc",
+        "code=abc&state=x%3B%20Domain%3Devil",
+    ] {
         let r = b.get(&format!("{site}/auth/callback?{q}"));
         assert_eq!(r.code, 400, "{q}: {}", r.body);
         assert!(r.body.contains("state"), "{}", r.body);

@@ -100,8 +100,17 @@ impl Oidc {
         let q = parse_form(head.uri.query().unwrap_or(""));
         let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let peer = ctx.peer.ip();
-        let Some(state) = param("state").filter(|s| !s.is_empty()) else {
-            return Callback::Refused(text(StatusCode::BAD_REQUEST, "missing state\n"));
+        // Ours are 43 URL-safe characters; anything else cannot match, and
+        // must not reach a cookie name.
+        let Some(state) = param("state").filter(|s| {
+            (1..=128).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) else {
+            return Callback::Refused(text(
+                StatusCode::BAD_REQUEST,
+                "sign-in refused: missing or malformed state\n",
+            ));
         };
         let clear = format!(
             "{}=; Path={}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{}",
@@ -129,7 +138,7 @@ impl Oidc {
             let desc = param("error_description").unwrap_or("");
             return refuse(
                 StatusCode::UNAUTHORIZED,
-                &format!("the provider answered `{err}` {desc}"),
+                &format!("the provider answered `{}` {}", clean(err), clean(desc)),
             );
         }
         // RFC 9207: a provider naming itself must be ours (mix-up defence).
@@ -138,7 +147,7 @@ impl Oidc {
         {
             return refuse(
                 StatusCode::UNAUTHORIZED,
-                &format!("the answer comes from another issuer `{iss}`"),
+                &format!("the answer comes from another issuer `{}`", clean(iss)),
             );
         }
         let Some(code) = param("code").filter(|c| !c.is_empty()) else {
@@ -213,7 +222,7 @@ impl Oidc {
             let err = body.get("error").and_then(Value::as_str).unwrap_or("?");
             return Err((
                 StatusCode::UNAUTHORIZED,
-                format!("the token end point answered {status} `{err}`"),
+                format!("the token end point answered {status} `{}`", clean(err)),
             ));
         }
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
@@ -297,6 +306,15 @@ impl Oidc {
             ""
         }
     }
+}
+
+/// Text from the query, safe for a log line and a body: control
+/// characters replaced, at most 200 characters.
+fn clean(s: &str) -> String {
+    s.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn now() -> u64 {
