@@ -13,6 +13,8 @@ done
 for pkg in python3-dev python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
 done
+# node and npm: the OpenID provider of the auth_oidc tests.
+command -v npm >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
 if [ -n "$need_apt" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
@@ -21,6 +23,9 @@ fi
 
 # WebSocket clients of the bridge tests (and the browser tests' DevTools link).
 python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
+# The OpenID provider of the auth_oidc tests: npm's oidc-provider, pinned
+# by tests/oidc/package-lock.json.
+[ -d tests/oidc/node_modules/oidc-provider ] || npm ci --prefix tests/oidc --no-audit --no-fund
 
 cargo test --all-targets
 # Embedded Python (feature `python`, off by default): built against the

@@ -5,6 +5,8 @@
 mod auth;
 #[cfg(feature = "auth")]
 mod auth_mngt;
+#[cfg(all(feature = "openid", feature = "cgi"))]
+mod auth_oidc;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
 mod cgi;

@@ -26,6 +26,9 @@ pub enum Scheme {
     Bearer,
     /// `wwwform`: a POST of `username` and `password` to `token_ep`.
     WwwForm,
+    /// `oAuth2` / `OpenID`: sign-in at an OpenID Connect provider
+    /// ([`super::oidc`]).
+    OpenId,
 }
 
 impl Scheme {
@@ -37,6 +40,7 @@ impl Scheme {
             "digest" => Scheme::Digest,
             "bearer" => Scheme::Bearer,
             "wwwform" | "www-form" => Scheme::WwwForm,
+            "oauth2" | "openid" | "oidc" => Scheme::OpenId,
             _ => return None,
         })
     }
@@ -49,12 +53,14 @@ impl Scheme {
             Scheme::Digest => "Digest",
             Scheme::Bearer => "Bearer",
             Scheme::WwwForm => "WWW-Form",
+            Scheme::OpenId => "OpenID",
         }
     }
 
     fn config_name(self) -> &'static str {
         match self {
             Scheme::WwwForm => "wwwform",
+            Scheme::OpenId => "oAuth2",
             s => s.name(),
         }
     }
@@ -146,6 +152,8 @@ pub struct AuthConfig {
     pub maxfailures: u32,
     /// `lockout`: lock-out duration in seconds.
     pub lockout: u64,
+    /// The provider keys of type `oAuth2` / `OpenID`.
+    pub oidc: Option<super::oidc::OidcConfig>,
 }
 
 impl AuthConfig {
@@ -197,15 +205,22 @@ impl AuthConfig {
                 );
             }
         }
-        if sec.has("auth_ep") {
+        let parsed = kind.as_deref().and_then(Scheme::parse);
+        let openid = parsed == Some(Scheme::OpenId);
+        let oidc = if openid {
+            super::oidc::OidcConfig::from_section(sec)
+        } else {
+            None
+        };
+        if sec.has("auth_ep") && !openid {
             sec.warn(
                 "auth_ep",
-                Problem::BadValue("oAuth2 is not supported".into()),
+                Problem::BadValue("only type oAuth2 (OpenID) uses `auth_ep`".into()),
             );
             sec.accept(&["auth_ep"]);
         }
-        let bearer = kind.as_deref().and_then(Scheme::parse) == Some(Scheme::Bearer);
-        let storage = storage(sec, authz.as_deref(), options.tokens() || bearer);
+        let bearer = parsed == Some(Scheme::Bearer);
+        let storage = storage(sec, authz.as_deref(), options.tokens() || bearer || openid);
 
         let Some(kind) = kind else {
             if !sec.has("type") {
@@ -217,12 +232,17 @@ impl AuthConfig {
             sec.error(
                 "type",
                 Problem::BadValue(format!(
-                    "unknown type `{kind}` (None, Basic, Digest, Bearer, wwwform)"
+                    "unknown type `{kind}` (None, Basic, Digest, Bearer, wwwform, oAuth2)"
                 )),
             );
             return None;
         };
         let (storage, algorithm) = (storage?, algorithm?);
+        if openid && oidc.is_none() {
+            return None;
+        }
+        // OpenID's `token_ep` is the provider's (read with its keys).
+        let token_ep = if openid { None } else { token_ep };
         let cfg = AuthConfig {
             span: sec.span().clone(),
             path: sec.path().to_string(),
@@ -241,6 +261,7 @@ impl AuthConfig {
             options,
             maxfailures,
             lockout,
+            oidc,
         };
         cfg.validate(sec).then_some(cfg)
     }
@@ -268,6 +289,16 @@ impl AuthConfig {
             self.scheme != Scheme::WwwForm || has_secret,
             "secret",
             "type wwwform keeps the session in a token and needs a `secret`",
+        );
+        need(
+            self.scheme != Scheme::OpenId || has_secret,
+            "secret",
+            "type oAuth2 keeps the session in a token and needs a `secret`",
+        );
+        need(
+            self.scheme != Scheme::OpenId || self.storage == StorageConfig::Jwt,
+            "authz",
+            "type oAuth2 takes its users from the provider: no password storage",
         );
         let passwordless = self.storage == StorageConfig::Jwt;
         need(
@@ -365,6 +396,9 @@ impl AuthConfig {
         }
         kv("algorithm", self.algorithm.name());
         kv("options", &self.options.words());
+        if let Some(oidc) = &self.oidc {
+            o.push_str(&oidc.print());
+        }
         o.push_str(&format!(
             " expire = {}; maxfailures = {}; lockout = {}; }}",
             self.expire, self.maxfailures, self.lockout

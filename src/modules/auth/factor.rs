@@ -35,6 +35,9 @@ pub enum Outcome {
     Anonymous,
     /// Answer now (challenge, redirect, lock-out).
     Respond(Response),
+    /// Signed in by this request (an OpenID callback): the user, and the
+    /// answer that carries the new session.
+    SignedIn(User, Response),
 }
 
 /// The result of checking credentials.
@@ -77,6 +80,8 @@ pub struct Factor {
     sample: Arc<std::sync::Mutex<Option<String>>>,
     /// Recent successful slow checks ([`super::verified`]).
     verified: Arc<Verified>,
+    /// The relying party of type `oAuth2` ([`super::oidc`]).
+    pub oidc: Option<super::oidc::Oidc>,
 }
 
 impl Factor {
@@ -94,7 +99,8 @@ impl Factor {
             .unwrap_or_else(|| cfg.storage.name().to_string());
         let lifetime = cfg.expire;
         let secret = cfg.secret.as_deref().filter(|s| !s.is_empty());
-        let wants_tokens = cfg.options.tokens() || cfg.scheme == Scheme::WwwForm;
+        let browser_login = matches!(cfg.scheme, Scheme::WwwForm | Scheme::OpenId);
+        let wants_tokens = cfg.options.tokens() || browser_login;
         let tokens = secret
             .filter(|_| wants_tokens || cfg.scheme == Scheme::Bearer)
             .map(|s| Tokens::new(s, lifetime));
@@ -103,7 +109,7 @@ impl Factor {
             Nonces::new(key, lifetime)
         });
         let mut options = cfg.options;
-        if cfg.scheme == Scheme::WwwForm && !options.header {
+        if browser_login && !options.header {
             // A browser form keeps its session in the token cookie.
             options.cookie = true;
         }
@@ -125,11 +131,32 @@ impl Factor {
             guard: Guard::new(cfg.maxfailures, Duration::from_secs(cfg.lockout)),
             sample: Arc::default(),
             verified: Arc::default(),
+            oidc: None,
         }
     }
 
     /// Decide for one request.
     pub async fn check(&self, head: &RequestHead, ctx: &RequestCtx) -> Result<Outcome, HttpError> {
+        if let Some(o) = self.oidc.as_ref().filter(|o| o.is_callback(&ctx.path)) {
+            // Each refused callback may have cost a request to the
+            // provider: refused ones count as failed sign-ins.
+            let ip = ctx.peer.ip();
+            if let Some(left) = self.guard.locked(ip) {
+                return Ok(Outcome::Respond(locked(left)));
+            }
+            return Ok(match o.callback(head, ctx).await {
+                super::oidc::Callback::SignedIn(user, resp) => {
+                    self.guard.success(ip);
+                    Outcome::SignedIn(user, resp)
+                }
+                super::oidc::Callback::Refused(resp) => {
+                    if self.guard.failure(ip) {
+                        log::warn!("auth: {ip} locked out after repeated failures");
+                    }
+                    Outcome::Respond(resp)
+                }
+            });
+        }
         let mut token_refused = false;
         if let (Some(tokens), Some(tok)) = (&self.tokens, token::find(head)) {
             match tokens.verify(tok, &self.issuer) {
@@ -147,6 +174,13 @@ impl Factor {
                     token_refused = true;
                 }
             }
+        }
+        if let Some(o) = &self.oidc {
+            return Ok(if self.needs_credentials(ctx) {
+                Outcome::Respond(o.login(head, ctx).await)
+            } else {
+                Outcome::Anonymous
+            });
         }
         if self.is_login_post(&head.method, &ctx.path) {
             // Served by the module's content phase (wwwform sign-in).
@@ -239,22 +273,26 @@ impl Factor {
         ctx: &RequestCtx,
         bad_token: bool,
     ) -> Outcome {
-        let path = ctx.path.as_str();
-        let anonymous = if self.scheme == Scheme::None {
-            true
-        } else if path.contains('~') {
-            false
-        } else if self.is_page(ctx) {
-            true
-        } else if self.protect.is_match(path) {
-            false
-        } else {
-            self.unprotect.is_match(path)
-        };
-        if anonymous {
-            Outcome::Anonymous
-        } else {
+        if self.needs_credentials(ctx) {
             Outcome::Respond(self.challenge(head, ctx, false, bad_token))
+        } else {
+            Outcome::Anonymous
+        }
+    }
+
+    /// Whether the request may not go on anonymously (§6.6.3 step 6).
+    fn needs_credentials(&self, ctx: &RequestCtx) -> bool {
+        let path = ctx.path.as_str();
+        if self.scheme == Scheme::None {
+            false
+        } else if path.contains('~') {
+            true
+        } else if self.is_page(ctx) {
+            false
+        } else if self.protect.is_match(path) {
+            true
+        } else {
+            !self.unprotect.is_match(path)
         }
     }
 
@@ -468,7 +506,7 @@ impl Factor {
     fn www_authenticate(&self, stale: bool, bad_token: bool) -> Option<String> {
         let realm = quoted(&self.realm);
         Some(match self.scheme {
-            Scheme::None => return None,
+            Scheme::None | Scheme::OpenId => return None,
             Scheme::Basic => format!("Basic realm={realm}"),
             Scheme::Bearer if bad_token => {
                 format!("Bearer realm={realm}, error=\"invalid_token\"")

@@ -20,7 +20,8 @@
 //!
 //! # Keys
 //!
-//! `type` (None, Basic, Digest, Bearer, wwwform), `authz` or the storage
+//! `type` (None, Basic, Digest, Bearer, wwwform, oAuth2 — see [`oidc`]
+//! for its own keys), `authz` or the storage
 //! keys (`user`/`passwd`/`group`/`home`/`status`, `file`, `dbname`,
 //! `file = "shadow"`), `realm`, `issuer`, `algorithm`, `opaque`, `secret`,
 //! `expire` (seconds), `protect`, `unprotect`, `signin`, `token_ep`,
@@ -55,6 +56,11 @@ pub mod crypt;
 pub mod digest;
 pub mod factor;
 pub mod mngt;
+#[cfg(feature = "openid")]
+pub mod oidc;
+#[cfg(not(feature = "openid"))]
+#[path = "oidc/disabled.rs"]
+pub mod oidc;
 pub mod storage;
 pub mod token;
 pub mod verified;
@@ -109,8 +115,27 @@ impl Auth {
                 .clone()
                 .or_else(|| cfg.realm.clone())
                 .unwrap_or_else(|| cfg.storage.name().to_string());
+            let oidc = match (&cfg.oidc, cfg.secret.as_deref()) {
+                (Some(o), Some(secret)) => match oidc::Oidc::build(o, secret) {
+                    Ok(o) => Some(o),
+                    Err(e) => {
+                        errors.push(Diagnostic {
+                            severity: Severity::Error,
+                            span: cfg.span.clone(),
+                            path: cfg.path.clone(),
+                            problem: Problem::Io(format!("auth OpenID: {e}")),
+                        });
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             match Storage::open(&cfg.storage, &issuer) {
-                Ok(s) => factors.push(Factor::new(cfg, s, &env.server.hostname)),
+                Ok(s) => {
+                    let mut f = Factor::new(cfg, s, &env.server.hostname);
+                    f.oidc = oidc;
+                    factors.push(f);
+                }
                 Err(e) => errors.push(Diagnostic {
                     severity: Severity::Error,
                     span: cfg.span.clone(),
@@ -205,6 +230,19 @@ impl Auth {
                 }
                 Outcome::Anonymous => {}
                 Outcome::Respond(r) => return Ok(Flow::Respond(r)),
+                Outcome::SignedIn(user, resp) => {
+                    // Replaces an earlier factor's user only by the same
+                    // name, as above.
+                    if ctx.user.as_ref().is_some_and(|p| p.name != user.name) {
+                        return Err(HttpError::forbidden("signed in as another user"));
+                    }
+                    ctx.user = Some(user);
+                    if !issuers.contains(&f.issuer) {
+                        issuers.push(f.issuer.clone());
+                    }
+                    self.finish(ctx, issuers);
+                    return Ok(Flow::Respond(resp));
+                }
             }
         }
         self.finish(ctx, issuers);
