@@ -171,7 +171,7 @@ impl Factor {
                 None
             }
             (Scheme::Basic, Some(a)) => match token::strip_scheme(a, "Basic") {
-                Some(b64) => Some(self.basic(b64, ctx).await?),
+                Some(b64) => self.basic(b64, ctx).await?,
                 None => None,
             },
             (Scheme::Digest, Some(a)) => match token::strip_scheme(a, "Digest") {
@@ -306,6 +306,9 @@ impl Factor {
 
     /// Check a user name and password (also for wwwform).
     pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
+        if let Storage::Totp(_) = &*self.storage {
+            return super::totp::check(self.storage.clone(), c).await;
+        }
         let sample = self.sample.clone();
         let verified = self.verified.clone();
         let run = move |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
@@ -361,18 +364,30 @@ impl Factor {
         &self.guard
     }
 
-    async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Verdict, HttpError> {
+    /// `None` when the credentials are not for this factor: a TOTP factor
+    /// ignores a password that is no code (the earlier factor's).
+    async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Option<Verdict>, HttpError> {
         let Some(c) = basic::parse(b64) else {
-            return Ok(Verdict::Failed(String::new()));
+            return Ok(Some(Verdict::Failed(String::new())));
         };
+        if let Storage::Totp(t) = &*self.storage {
+            if !t.is_code(&c.password) {
+                return Ok(None);
+            }
+        }
         if self.guard.locked(ctx.peer.ip()).is_some() {
-            return Ok(Verdict::Failed(c.user));
+            return Ok(Some(Verdict::Failed(c.user)));
         }
         let user = c.user.clone();
-        Ok(match self.check_password(c).await? {
+        Ok(Some(match self.check_password(c).await? {
             Some(acct) => Verdict::Ok(acct),
             None => Verdict::Failed(user),
-        })
+        }))
+    }
+
+    /// The storage (the TOTP enrolment reads its keys).
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
     }
 
     async fn digest(

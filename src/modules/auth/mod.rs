@@ -54,6 +54,7 @@ pub mod digest;
 pub mod factor;
 pub mod storage;
 pub mod token;
+pub mod totp;
 pub mod verified;
 pub mod wwwform;
 
@@ -83,10 +84,13 @@ pub struct Auth {
     home: bool,
 }
 
-/// What the authentication phase leaves for the rewrite phase.
+/// What the authentication phase leaves for the content and rewrite
+/// phases.
 #[derive(Clone, Debug, Default)]
 struct Session {
     decoration: Option<Decoration>,
+    /// The factors satisfied (a sign-in POST adds its own to them).
+    issuers: Vec<String>,
 }
 
 impl Auth {
@@ -159,12 +163,26 @@ impl Auth {
             .user
             .as_ref()
             .and_then(|u| self.decoration(u, &issuers, ctx));
-        ctx.extensions.insert(Session { decoration });
+        ctx.extensions.insert(Session {
+            decoration,
+            issuers,
+        });
     }
 
     async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
         let mut issuers: Vec<String> = Vec::new();
-        for f in &self.factors {
+        // A sign-in POST or a TOTP enrolment of factor i answers for the
+        // factors up to i; later ones do not apply to it.
+        let login = self
+            .factors
+            .iter()
+            .position(|f| f.is_login_post(&head.method, &ctx.path));
+        let enrol = self
+            .factors
+            .iter()
+            .position(|f| totp::is_enrolment(f, &head.method, &ctx.path));
+        let last = login.or(enrol).map_or(self.factors.len(), |i| i + 1);
+        for (i, f) in self.factors[..last].iter().enumerate() {
             if ctx.user.is_some() && issuers.contains(&f.issuer) {
                 continue;
             }
@@ -190,10 +208,21 @@ impl Auth {
                     }
                 }
                 Outcome::Anonymous => {}
-                Outcome::Respond(r) => return Ok(Flow::Respond(r)),
+                // The enrolment decides itself (a code is optional there).
+                Outcome::Respond(_) if enrol == Some(i) => {}
+                Outcome::Respond(r) => {
+                    // Earlier factors passed: their token goes with the
+                    // challenge, so the next request only adds this factor.
+                    self.finish(ctx, issuers);
+                    return Ok(Flow::Respond(r));
+                }
             }
         }
-        self.finish(ctx, issuers);
+        self.finish(ctx, issuers.clone());
+        if let Some(i) = enrol {
+            let r = totp::enrolment(&self.factors, i, &issuers, ctx).await?;
+            return Ok(Flow::Respond(r));
+        }
         if self.home
             && ctx.path == "/~"
             && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
@@ -238,17 +267,41 @@ impl Module for Auth {
         ctx: &'a mut RequestCtx,
     ) -> BoxFuture<'a, Result<Handled, HttpError>> {
         Box::pin(async move {
-            let Some(f) = self
+            let Some(i) = self
                 .factors
                 .iter()
-                .find(|f| f.is_login_post(req.method(), &ctx.path))
+                .position(|f| f.is_login_post(req.method(), &ctx.path))
             else {
                 return Ok(Handled::Declined(req));
             };
+            let f = &self.factors[i];
+            let mut issuers = ctx
+                .extensions
+                .get::<Session>()
+                .map(|s| s.issuers.clone())
+                .unwrap_or_default();
+            // A later factor signs in on top of the earlier ones only.
+            if self.factors[..i]
+                .iter()
+                .any(|e| !issuers.contains(&e.issuer))
+            {
+                return Ok(Handled::Served(wwwform::unauthorized(f)));
+            }
+            let previous = ctx.user.clone();
             let (resp, user) = wwwform::sign_in(f, req, ctx).await?;
             if let Some(user) = user {
-                ctx.user = Some(user);
-                self.finish(ctx, vec![f.issuer.clone()]);
+                if previous.as_ref().is_some_and(|p| p.name != user.name) {
+                    return Err(HttpError::forbidden(format!(
+                        "sign-in as {:?} on a session of {:?}",
+                        user.name,
+                        previous.map(|p| p.name).unwrap_or_default()
+                    )));
+                }
+                ctx.user = Some(previous.unwrap_or(user));
+                if !issuers.contains(&f.issuer) {
+                    issuers.push(f.issuer.clone());
+                }
+                self.finish(ctx, issuers);
             }
             Ok(Handled::Served(resp))
         })

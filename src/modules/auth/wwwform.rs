@@ -151,7 +151,8 @@ pub async fn sign_in(
     Ok((resp, Some(user)))
 }
 
-fn unauthorized(factor: &Factor) -> Response {
+/// `401` with `WWW-Authenticate: WWW-Form`.
+pub fn unauthorized(factor: &Factor) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     if let Ok(v) = HeaderValue::from_str(&format!("WWW-Form realm=\"{}\"", factor.realm)) {
