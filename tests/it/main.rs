@@ -3,6 +3,8 @@
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(feature = "auth")]
+mod auth_totp;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
 mod cgi;

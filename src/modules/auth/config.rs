@@ -280,8 +280,8 @@ impl AuthConfig {
             "the `jwt` storage has no passwords; Basic, Digest and wwwform need one",
         );
         need(
-            !(matches!(self.storage, StorageConfig::Totp(_))
-                && !matches!(self.scheme, Scheme::Basic | Scheme::WwwForm)),
+            !matches!(self.storage, StorageConfig::Totp(_))
+                || matches!(self.scheme, Scheme::Basic | Scheme::WwwForm),
             "type",
             "a `totp` authenticator reads codes from Basic (`user:code`) or wwwform",
         );

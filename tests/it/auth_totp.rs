@@ -1,0 +1,381 @@
+//! Integration tests: the TOTP factor and password + TOTP chains (issue 6),
+//! against the real server with curl. Codes are computed by
+//! `tests/fixtures/auth/totp.py` (Python's hmac, RFC 6238) from the key in
+//! the enrolment URL, not by the server's code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::support::{TempDir, TestServer, doc_conf, site};
+
+const SECRET: &str = "a very shared secret";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/auth")
+        .join(name)
+}
+
+fn python(args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg(fixture("totp.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The 6-digit SHA1 code of base32 `key` for time step `step`.
+fn code(key: &str, step: u64) -> String {
+    python(&["code", key, "6", "SHA1", &step.to_string()])
+}
+
+/// The current 30-second step, waiting (once, at most 7 s) for the next
+/// one when fewer than 7 seconds are left, so a test's codes all fall in
+/// the server's window.
+fn step_with_margin() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into = now.as_secs_f64() % 30.0;
+    if into > 23.0 {
+        std::thread::sleep(Duration::from_secs_f64(30.0 - into + 0.2));
+    }
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30
+}
+
+/// A site with user foo/bar in `users.db`, served with `auth = <auth>`
+/// (`$DB` replaced by the database path) and `top` before `servers`.
+fn start(auth: &str, top: &str) -> (TempDir, TestServer) {
+    let dir = site();
+    let db = dir.path().join("users.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_marmoset-passwd"))
+        .args(["-D", db.to_str().unwrap(), "-u", "foo", "-p", "bar"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(dir.path().join("htdocs/totp.html"), "<form>code</form>\n").unwrap();
+    let auth = auth
+        .replace("$DB", db.to_str().unwrap())
+        .replace("$SECRET", SECRET);
+    let conf = format!("{top}{}", doc_conf(&format!("auth = {auth};"), ""));
+    let server = TestServer::start(dir.path(), &conf, &[]);
+    (dir, server)
+}
+
+/// A response as curl saw it.
+struct Resp {
+    code: u16,
+    head: String,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+    }
+
+    /// The token set by `Set-Cookie: X-Auth-Token=…`.
+    fn token(&self) -> Option<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| v.trim().strip_prefix("X-Auth-Token="))
+            .map(|v| v.split(';').next().unwrap_or("").to_string())
+            .next()
+    }
+}
+
+fn curl(s: &TestServer, path: &str, args: &[&str]) -> Resp {
+    let body = tempfile::NamedTempFile::new().unwrap();
+    let mut all = args.to_vec();
+    all.extend([
+        "-D",
+        "-",
+        "-o",
+        body.path().to_str().unwrap(),
+        "-w",
+        "\n%{http_code}",
+    ]);
+    let out = s.curl(path, &all);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    Resp {
+        code: code.trim().parse().unwrap_or(0),
+        head: head.to_string(),
+        body: std::fs::read_to_string(body.path()).unwrap_or_default(),
+    }
+}
+
+/// `Cookie: X-Auth-Token=<t>`.
+fn cookie(t: &str) -> String {
+    format!("X-Auth-Token={t}")
+}
+
+/// The `iss` claim of a JWT (decoded here, not verified).
+fn iss(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    json["iss"].as_str().unwrap_or("").to_string()
+}
+
+/// The base32 key of an `otpauth://` URL, after checking its shape.
+fn key_of(url: &str, issuer: &str, user: &str) -> String {
+    let prefix = format!("otpauth://totp/{issuer}:{user}?secret=");
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(
+        url.contains(&format!("&issuer={issuer}&digits=6&period=30")),
+        "{url}"
+    );
+    let key = url[prefix.len()..].split('&').next().unwrap().to_string();
+    // At least 160 bits.
+    assert!(key.len() >= 32, "{key}");
+    key
+}
+
+const CHAIN: &str = r#"(
+    { type = "Basic"; dbname = "$DB"; issuer = "sqlite"; options = "jwt,cookie"; secret = "$SECRET"; },
+    { type = "Basic"; authz = "totp"; dbname = "$DB"; issuer = "totp"; token_ep = "/totp"; options = "jwt,cookie"; secret = "$SECRET"; }
+)"#;
+
+/// Sign in with the password: the first factor's token (iss `sqlite`).
+fn password_token(s: &TestServer) -> String {
+    let r = curl(s, "/hello.txt", &["-u", "foo:bar"]);
+    // The second factor is missing: sent on to its end point.
+    assert_eq!(r.code, 302, "{}", r.head);
+    assert_eq!(r.header("location").as_deref(), Some("/totp"));
+    let t = r.token().expect("first factor token");
+    assert_eq!(iss(&t), "sqlite");
+    t
+}
+
+#[test]
+fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
+    let (_d, s) = start(CHAIN, "");
+    // Nothing, or the enrolment URL, without credentials.
+    assert_eq!(curl(&s, "/hello.txt", &[]).code, 401);
+    assert_eq!(curl(&s, "/totp", &[]).code, 401);
+    assert_eq!(curl(&s, "/totp", &["-u", "foo:wrong"]).code, 401);
+    let t1 = password_token(&s);
+    // The password alone does not reach a page.
+    let r = curl(&s, "/hello.txt", &["-b", &cookie(&t1)]);
+    assert_eq!((r.code, r.body.contains("hello")), (302, false));
+    // First enrolment: a fresh key, once.
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    assert_eq!(r.code, 200, "{}", r.body);
+    assert_eq!(r.header("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let url = r.body.trim().to_string();
+    let key = key_of(&url, "totp", "foo");
+    // Enrolled: the password alone cannot read the key again.
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    assert_eq!(r.code, 403);
+    assert!(!r.body.contains(&key));
+
+    let step = step_with_margin();
+    let now = code(&key, step);
+    let wrong = format!("{:06}", (now.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{wrong}")],
+    );
+    assert_eq!(r.code, 302, "a wrong code");
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{now}")],
+    );
+    assert_eq!(r.code, 200, "{}", r.head);
+    assert_eq!(r.body, "hello world\n");
+    let t2 = r.token().expect("two-factor token");
+    assert_eq!(iss(&t2), "sqlite+totp");
+    // The same code again (another request, the password-only token).
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{now}")],
+    );
+    assert_eq!(r.code, 302, "a replayed code");
+    assert!(s.log().contains("replayed"), "{}", s.log());
+    // The two-factor token reaches pages and shows the key again.
+    assert_eq!(curl(&s, "/hello.txt", &["-b", &cookie(&t2)]).code, 200);
+    let r = curl(&s, "/totp", &["-b", &cookie(&t2)]);
+    assert_eq!((r.code, r.body.trim()), (200, url.as_str()));
+    // A code with another user's name is no sign-in for foo's session.
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("bob:{now}")],
+    );
+    assert_ne!(r.code, 200);
+
+    // A downstream server demanding both factors.
+    let dir2 = site();
+    let s2 = TestServer::start(
+        dir2.path(),
+        &doc_conf(
+            &format!(
+                r#"auth = {{ type = "Bearer"; authz = "jwt"; issuer = "sqlite+totp"; secret = "{SECRET}"; }};"#
+            ),
+            "",
+        ),
+        &[],
+    );
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+    assert_eq!(curl(&s2, "/hello.txt", &["-H", &bearer(&t1)]).code, 401);
+    assert_eq!(curl(&s2, "/hello.txt", &["-b", &cookie(&t1)]).code, 401);
+    let r = curl(&s2, "/hello.txt", &["-H", &bearer(&t2)]);
+    assert_eq!((r.code, r.body.as_str()), (200, "hello world\n"));
+}
+
+#[test]
+fn auth_totp_window_and_older_steps() {
+    let (_d, s) = start(CHAIN, "");
+    let t1 = password_token(&s);
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    let key = key_of(r.body.trim(), "totp", "foo");
+    let step = step_with_margin();
+    let try_step = |st: u64| {
+        let c = code(&key, st);
+        curl(
+            &s,
+            "/hello.txt",
+            &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
+        )
+        .code
+    };
+    // Outside the window (one step each side).
+    assert_eq!(try_step(step - 3), 302);
+    assert_eq!(try_step(step + 3), 302);
+    // The step before now is accepted once.
+    assert_eq!(try_step(step - 1), 200);
+    assert_eq!(try_step(step - 1), 302);
+    // Now, then an older step again: refused.
+    assert_eq!(try_step(step), 200);
+    assert_eq!(try_step(step - 1), 302);
+    assert_eq!(try_step(step), 302);
+    // The next step (a phone clock a little ahead) is still accepted.
+    assert_eq!(try_step(step + 1), 200);
+    assert_eq!(try_step(step), 302);
+}
+
+#[test]
+fn auth_totp_replay_refused_across_connection_processes() {
+    let (_d, s) = start(CHAIN, "mode = \"process\";\n");
+    let t1 = password_token(&s);
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    let key = key_of(r.body.trim(), "totp", "foo");
+    let c = code(&key, step_with_margin());
+    // Each curl is a new connection, so a new child process.
+    let first = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
+    );
+    assert_eq!(first.code, 200);
+    let again = curl(
+        &s,
+        "/hello.txt",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
+    );
+    assert_eq!(again.code, 302);
+}
+
+#[test]
+fn auth_totp_wwwform_chain_for_browsers() {
+    let (_d, s) = start(
+        r#"(
+            { type = "wwwform"; dbname = "$DB"; issuer = "sqlite"; token_ep = "/signin"; options = "jwt,cookie"; secret = "$SECRET"; },
+            { type = "wwwform"; authz = "totp"; dbname = "$DB"; issuer = "totp"; token_ep = "/totp"; signin = "/totp.html"; options = "jwt,cookie"; secret = "$SECRET"; }
+        )"#,
+        "",
+    );
+    let r = curl(&s, "/signin", &["-d", "username=foo&password=bar"]);
+    assert_eq!(r.code, 200, "{}", r.head);
+    let t1 = r.token().expect("first factor token");
+    assert_eq!(iss(&t1), "sqlite");
+    // Pages send the half-signed-in browser to the code form.
+    let r = curl(&s, "/hello.txt", &["-b", &cookie(&t1)]);
+    assert_eq!(r.code, 302);
+    assert_eq!(r.header("location").as_deref(), Some("/totp.html"));
+    assert_eq!(curl(&s, "/totp.html", &["-b", &cookie(&t1)]).code, 200);
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    assert_eq!(r.code, 200);
+    let key = key_of(r.body.trim(), "totp", "foo");
+    let c = code(&key, step_with_margin());
+    // A code without the first factor is no sign-in.
+    let r = curl(&s, "/totp", &["-d", &format!("username=foo&password={c}")]);
+    assert_ne!(r.code, 200);
+    assert!(r.token().is_none());
+    let form = format!("username=foo&password={c}&redirect_uri=/hello.txt");
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1), "-d", &form]);
+    assert_eq!(r.code, 302, "{}", r.head);
+    assert_eq!(r.header("location").as_deref(), Some("/hello.txt"));
+    let t2 = r.token().expect("two-factor token");
+    assert_eq!(iss(&t2), "sqlite+totp");
+    let r = curl(&s, "/hello.txt", &["-b", &cookie(&t2)]);
+    assert_eq!((r.code, r.body.as_str()), (200, "hello world\n"));
+    // Replayed by form.
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1), "-d", &form]);
+    assert_eq!(r.code, 401);
+}
+
+#[test]
+fn auth_totp_derived_keys_without_dbname() {
+    let (_d, s) = start(
+        r#"{ type = "Basic"; authz = "totp"; issuer = "totp"; token_ep = "/totp"; options = "jwt,cookie"; secret = "$SECRET"; }"#,
+        "",
+    );
+    let key = python(&["derive", SECRET, "foo"]);
+    assert_eq!(curl(&s, "/totp", &[]).code, 401);
+    let c = code(&key, step_with_margin());
+    let r = curl(&s, "/hello.txt", &["-u", &format!("foo:{c}")]);
+    assert_eq!(r.code, 200, "{}", r.head);
+    let t = r.token().unwrap();
+    assert_eq!(iss(&t), "totp");
+    assert_eq!(
+        curl(&s, "/hello.txt", &["-u", &format!("foo:{c}")]).code,
+        302
+    );
+    // After TOTP, the URL carries Ouistiti's derived key.
+    let r = curl(&s, "/totp", &["-b", &cookie(&t)]);
+    assert_eq!(r.code, 200);
+    assert_eq!(key_of(r.body.trim(), "totp", "foo"), key);
+}
+
+#[test]
+fn auth_totp_bad_keys_stop_the_server_with_their_place() {
+    let dir = site();
+    let conf = doc_conf(
+        r#"auth = { type = "Basic"; authz = "totp"; dbname = "t.db";
+    digits = 9; algorithm = "MD5"; };"#,
+        "",
+    );
+    let log = TestServer::try_start(dir.path(), &conf, &[])
+        .err()
+        .expect("refused");
+    assert!(
+        log.contains("marmoset.conf:2:14: error: servers[0].auth.digits: must be 6, 7 or 8, got 9"),
+        "{log}"
+    );
+    assert!(log.contains("marmoset.conf:2:29:"), "{log}");
+    assert!(log.contains("unknown TOTP algorithm `MD5`"), "{log}");
+}
