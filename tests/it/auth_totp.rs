@@ -158,9 +158,12 @@ const CHAIN: &str = r#"(
 /// Sign in with the password: the first factor's token (iss `sqlite`).
 fn password_token(s: &TestServer) -> String {
     let r = curl(s, "/hello.txt", &["-u", "foo:bar"]);
-    // The second factor is missing: sent on to its end point.
-    assert_eq!(r.code, 302, "{}", r.head);
-    assert_eq!(r.header("location").as_deref(), Some("/totp"));
+    // The second factor is missing: its challenge.
+    assert_eq!(r.code, 401, "{}", r.head);
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Basic realm=\"totp\"")
+    );
     let t = r.token().expect("first factor token");
     assert_eq!(iss(&t), "sqlite");
     t
@@ -176,7 +179,7 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
     let t1 = password_token(&s);
     // The password alone does not reach a page.
     let r = curl(&s, "/hello.txt", &["-b", &cookie(&t1)]);
-    assert_eq!((r.code, r.body.contains("hello")), (302, false));
+    assert_eq!((r.code, r.body.contains("hello")), (401, false));
     // First enrolment: a fresh key, once.
     let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
     assert_eq!(r.code, 200, "{}", r.body);
@@ -184,9 +187,14 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     let url = r.body.trim().to_string();
     let key = key_of(&url, "totp", "foo");
-    // Enrolled: the password alone cannot read the key again.
+    // Enrolled: the password alone cannot read the key again; a code is
+    // asked for.
     let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
-    assert_eq!(r.code, 403);
+    assert_eq!(r.code, 401);
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Basic realm=\"totp\"")
+    );
     assert!(!r.body.contains(&key));
 
     let step = step_with_margin();
@@ -197,7 +205,7 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
         "/hello.txt",
         &["-b", &cookie(&t1), "-u", &format!("foo:{wrong}")],
     );
-    assert_eq!(r.code, 302, "a wrong code");
+    assert_eq!(r.code, 401, "a wrong code");
     let r = curl(
         &s,
         "/hello.txt",
@@ -213,11 +221,20 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
         "/hello.txt",
         &["-b", &cookie(&t1), "-u", &format!("foo:{now}")],
     );
-    assert_eq!(r.code, 302, "a replayed code");
+    assert_eq!(r.code, 401, "a replayed code");
     assert!(s.log().contains("replayed"), "{}", s.log());
     // The two-factor token reaches pages and shows the key again.
     assert_eq!(curl(&s, "/hello.txt", &["-b", &cookie(&t2)]).code, 200);
     let r = curl(&s, "/totp", &["-b", &cookie(&t2)]);
+    assert_eq!((r.code, r.body.trim()), (200, url.as_str()));
+    // A code on the enrolment request itself shows the key (what a
+    // browser does after the 401 pop-up).
+    let next = code(&key, step + 1);
+    let r = curl(
+        &s,
+        "/totp",
+        &["-b", &cookie(&t1), "-u", &format!("foo:{next}")],
+    );
     assert_eq!((r.code, r.body.trim()), (200, url.as_str()));
     // A code with another user's name is no sign-in for foo's session.
     let r = curl(
@@ -263,18 +280,18 @@ fn auth_totp_window_and_older_steps() {
         .code
     };
     // Outside the window (one step each side).
-    assert_eq!(try_step(step - 3), 302);
-    assert_eq!(try_step(step + 3), 302);
+    assert_eq!(try_step(step - 3), 401);
+    assert_eq!(try_step(step + 3), 401);
     // The step before now is accepted once.
     assert_eq!(try_step(step - 1), 200);
-    assert_eq!(try_step(step - 1), 302);
+    assert_eq!(try_step(step - 1), 401);
     // Now, then an older step again: refused.
     assert_eq!(try_step(step), 200);
-    assert_eq!(try_step(step - 1), 302);
-    assert_eq!(try_step(step), 302);
+    assert_eq!(try_step(step - 1), 401);
+    assert_eq!(try_step(step), 401);
     // The next step (a phone clock a little ahead) is still accepted.
     assert_eq!(try_step(step + 1), 200);
-    assert_eq!(try_step(step), 302);
+    assert_eq!(try_step(step), 401);
 }
 
 #[test]
@@ -296,7 +313,7 @@ fn auth_totp_replay_refused_across_connection_processes() {
         "/hello.txt",
         &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
     );
-    assert_eq!(again.code, 302);
+    assert_eq!(again.code, 401);
 }
 
 #[test]
@@ -320,6 +337,10 @@ fn auth_totp_wwwform_chain_for_browsers() {
     let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
     assert_eq!(r.code, 200);
     let key = key_of(r.body.trim(), "totp", "foo");
+    // Enrolled: the code form first.
+    let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
+    assert_eq!(r.code, 302);
+    assert_eq!(r.header("location").as_deref(), Some("/totp.html"));
     let c = code(&key, step_with_margin());
     // A code without the first factor is no sign-in.
     let r = curl(&s, "/totp", &["-d", &format!("username=foo&password={c}")]);
@@ -353,7 +374,7 @@ fn auth_totp_derived_keys_without_dbname() {
     assert_eq!(iss(&t), "totp");
     assert_eq!(
         curl(&s, "/hello.txt", &["-u", &format!("foo:{c}")]).code,
-        302
+        401
     );
     // After TOTP, the URL carries Ouistiti's derived key.
     let r = curl(&s, "/totp", &["-b", &cookie(&t)]);

@@ -509,7 +509,13 @@ impl Factor {
             .get("x-requested-with")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("XMLHttpRequest"));
-        let target = self.signin.as_ref().or(self.token_ep.as_ref());
+        // A TOTP factor's `token_ep` shows its key: no place to send a
+        // challenge to (a Basic one asks for `user:code` in place).
+        let totp = matches!(*self.storage, Storage::Totp(_));
+        let target = self
+            .signin
+            .as_ref()
+            .or(self.token_ep.as_ref().filter(|_| !totp));
         *resp.status_mut() = match target {
             _ if xhr => StatusCode::FORBIDDEN,
             Some(page) => {

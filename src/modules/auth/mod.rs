@@ -220,7 +220,7 @@ impl Auth {
         }
         self.finish(ctx, issuers.clone());
         if let Some(i) = enrol {
-            let r = totp::enrolment(&self.factors, i, &issuers, ctx).await?;
+            let r = totp::enrolment(&self.factors, i, &issuers, head, ctx).await?;
             return Ok(Flow::Respond(r));
         }
         if self.home

@@ -23,7 +23,8 @@
 //!   stored, and its URL returned (first enrolment);
 //! - user with a key → the URL only if this session also passed TOTP
 //!   (its token's `iss` has this issuer, or a code came with the request);
-//!   otherwise 403: a stolen password cannot re-read the key.
+//!   otherwise the factor's challenge (`401` asking for `user:code`, or
+//!   `302` to `signin`): a stolen password cannot re-read the key.
 //!
 //! Derived keys exist for every user, so they are only ever shown after
 //! TOTP (as in Ouistiti); the administrator hands out the first URL.
@@ -44,7 +45,7 @@ use super::storage::{ACTIVATED, Account, Storage, StorageError};
 use crate::body::Body;
 use crate::config::{Problem, Section};
 use crate::error::HttpError;
-use crate::pipeline::{RequestCtx, Response};
+use crate::pipeline::{RequestCtx, RequestHead, Response};
 
 /// Default number of digits.
 pub const DEFAULT_DIGITS: u8 = 6;
@@ -275,6 +276,7 @@ pub async fn enrolment(
     factors: &[Factor],
     i: usize,
     issuers: &[String],
+    head: &RequestHead,
     ctx: &RequestCtx,
 ) -> Result<Response, HttpError> {
     let f = &factors[i];
@@ -307,10 +309,8 @@ pub async fn enrolment(
     .map_err(HttpError::internal)?
     .map_err(HttpError::internal)?;
     let Some((url, new)) = found else {
-        return Ok(text(
-            StatusCode::FORBIDDEN,
-            "a TOTP key is already enrolled: sign in with a code to see it again\n",
-        ));
+        // Enrolled: a code first.
+        return Ok(f.challenge(head, ctx, false, false));
     };
     if new {
         log::info!(
