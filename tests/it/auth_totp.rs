@@ -66,6 +66,11 @@ fn start(auth: &str, top: &str) -> (TempDir, TestServer) {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     std::fs::write(dir.path().join("htdocs/totp.html"), "<form>code</form>\n").unwrap();
+    std::fs::write(
+        dir.path().join("htdocs/signin.html"),
+        "<form>password</form>\n",
+    )
+    .unwrap();
     let auth = auth
         .replace("$DB", db.to_str().unwrap())
         .replace("$SECRET", SECRET);
@@ -320,11 +325,17 @@ fn auth_totp_replay_refused_across_connection_processes() {
 fn auth_totp_wwwform_chain_for_browsers() {
     let (_d, s) = start(
         r#"(
-            { type = "wwwform"; dbname = "$DB"; issuer = "sqlite"; token_ep = "/signin"; options = "jwt,cookie"; secret = "$SECRET"; },
+            { type = "wwwform"; dbname = "$DB"; issuer = "sqlite"; token_ep = "/signin"; signin = "/signin.html"; options = "jwt,cookie"; secret = "$SECRET"; },
             { type = "wwwform"; authz = "totp"; dbname = "$DB"; issuer = "totp"; token_ep = "/totp"; signin = "/totp.html"; options = "jwt,cookie"; secret = "$SECRET"; }
         )"#,
         "",
     );
+    // Each page is reachable with the factors before it: the password
+    // page by anyone, the code page after the password only.
+    assert_eq!(curl(&s, "/signin.html", &[]).code, 200);
+    let r = curl(&s, "/totp.html", &[]);
+    assert_eq!(r.code, 302);
+    assert_eq!(r.header("location").as_deref(), Some("/signin.html"));
     let r = curl(&s, "/signin", &["-d", "username=foo&password=bar"]);
     assert_eq!(r.code, 200, "{}", r.head);
     let t1 = r.token().expect("first factor token");
@@ -399,4 +410,71 @@ fn auth_totp_bad_keys_stop_the_server_with_their_place() {
     );
     assert!(log.contains("marmoset.conf:2:29:"), "{log}");
     assert!(log.contains("unknown TOTP algorithm `MD5`"), "{log}");
+}
+
+/// Headless Chromium signs in with a password on the example sign-in page,
+/// is sent to the example code page (`examples/htdocs/totp.html`), enrols
+/// through its link, types the code, and lands on the protected page.
+#[test]
+fn auth_totp_browser_password_then_code() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed for the browser tests: run ./test.sh"
+    );
+    let dir = site();
+    let htdocs = dir.path().join("htdocs");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/htdocs");
+    for f in ["signin.html", "totp.html", "style.css"] {
+        std::fs::copy(examples.join(f), htdocs.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(htdocs.join("private")).unwrap();
+    std::fs::write(
+        htdocs.join("private/secret.html"),
+        "<p>secret content</p>\n",
+    )
+    .unwrap();
+    std::fs::write(htdocs.join("private/other.html"), "<p>other secret</p>\n").unwrap();
+    let db = dir.path().join("users.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_marmoset-passwd"))
+        .args([
+            "-D",
+            db.to_str().unwrap(),
+            "-u",
+            "alice",
+            "-p",
+            "wonderland",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let db = db.to_str().unwrap();
+    let auth = format!(
+        r#"auth = (
+    {{ type = "wwwform"; dbname = "{db}"; issuer = "sqlite"; token_ep = "/login"; signin = "/signin.html"; unprotect = ".css"; options = "jwt,cookie"; secret = "{SECRET}"; }},
+    {{ type = "wwwform"; authz = "totp"; dbname = "{db}"; issuer = "totp"; token_ep = "/totp"; signin = "/totp.html"; unprotect = ".css"; options = "jwt,cookie"; secret = "{SECRET}"; }}
+);"#
+    );
+    let conf = doc_conf(&format!("hostname = \"localhost\"; {auth}"), "");
+    let s = TestServer::start(dir.path(), &conf, &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/browser_totp.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args([
+            &format!("http://localhost:{}", s.addr.port()),
+            "alice",
+            "wonderland",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("totp ok"),
+        "{out:?}"
+    );
 }

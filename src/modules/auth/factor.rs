@@ -212,7 +212,7 @@ impl Factor {
 
     /// Whether `ctx.path` is the page challenges redirect to (`signin`,
     /// else `token_ep`), which must be reachable without credentials.
-    fn is_page(&self, ctx: &RequestCtx) -> bool {
+    pub fn is_page(&self, ctx: &RequestCtx) -> bool {
         self.signin
             .as_ref()
             .or(self.token_ep.as_ref())

@@ -171,17 +171,19 @@ impl Auth {
 
     async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
         let mut issuers: Vec<String> = Vec::new();
-        // A sign-in POST or a TOTP enrolment of factor i answers for the
-        // factors up to i; later ones do not apply to it.
-        let login = self
-            .factors
-            .iter()
-            .position(|f| f.is_login_post(&head.method, &ctx.path));
+        // Factor i's sign-in page, sign-in POST or TOTP enrolment needs
+        // the factors before i only: later ones do not apply to it (they
+        // would send the browser to their own page, and back).
         let enrol = self
             .factors
             .iter()
             .position(|f| totp::is_enrolment(f, &head.method, &ctx.path));
-        let last = login.or(enrol).map_or(self.factors.len(), |i| i + 1);
+        let last = self
+            .factors
+            .iter()
+            .position(|f| f.is_login_post(&head.method, &ctx.path) || f.is_page(ctx))
+            .or(enrol)
+            .map_or(self.factors.len(), |i| i + 1);
         for (i, f) in self.factors[..last].iter().enumerate() {
             if ctx.user.is_some() && issuers.contains(&f.issuer) {
                 continue;
