@@ -61,7 +61,16 @@ fn start(auth: &str, top: &str) -> (TempDir, TestServer) {
     let dir = site();
     let db = dir.path().join("users.db");
     let out = Command::new(env!("CARGO_BIN_EXE_marmoset-passwd"))
-        .args(["-D", db.to_str().unwrap(), "-u", "foo", "-p", "bar"])
+        .args([
+            "-D",
+            db.to_str().unwrap(),
+            "-u",
+            "foo",
+            "-p",
+            "bar",
+            "-g",
+            "admin",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -133,12 +142,17 @@ fn cookie(t: &str) -> String {
     format!("X-Auth-Token={t}")
 }
 
-/// The `iss` claim of a JWT (decoded here, not verified).
-fn iss(token: &str) -> String {
+/// A claim of a JWT (decoded here, not verified).
+fn claim(token: &str, name: &str) -> String {
     let payload = token.split('.').nth(1).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    json["iss"].as_str().unwrap_or("").to_string()
+    json[name].as_str().unwrap_or("").to_string()
+}
+
+/// The `iss` claim of a JWT.
+fn iss(token: &str) -> String {
+    claim(token, "iss")
 }
 
 /// The base32 key of an `otpauth://` URL, after checking its shape.
@@ -220,6 +234,11 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
     assert_eq!(r.body, "hello world\n");
     let t2 = r.token().expect("two-factor token");
     assert_eq!(iss(&t2), "sqlite+totp");
+    // The user of the first factor, with its group.
+    assert_eq!(
+        (claim(&t2, "user"), claim(&t2, "roles")),
+        ("foo".into(), "admin".into())
+    );
     // The same code again (another request, the password-only token).
     let r = curl(
         &s,
@@ -352,7 +371,8 @@ fn auth_totp_wwwform_chain_for_browsers() {
     let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
     assert_eq!(r.code, 302);
     assert_eq!(r.header("location").as_deref(), Some("/totp.html"));
-    let c = code(&key, step_with_margin());
+    let step = step_with_margin();
+    let c = code(&key, step);
     // A code without the first factor is no sign-in.
     let r = curl(&s, "/totp", &["-d", &format!("username=foo&password={c}")]);
     assert_ne!(r.code, 200);
@@ -368,6 +388,24 @@ fn auth_totp_wwwform_chain_for_browsers() {
     // Replayed by form.
     let r = curl(&s, "/totp", &["-b", &cookie(&t1), "-d", &form]);
     assert_eq!(r.code, 401);
+    // Without redirect_uri: the user of the chain, as JSON.
+    let next = code(&key, step + 1);
+    let r = curl(
+        &s,
+        "/totp",
+        &[
+            "-b",
+            &cookie(&t1),
+            "-d",
+            &format!("username=foo&password={next}"),
+        ],
+    );
+    assert_eq!(r.code, 200, "{}", r.head);
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (json["user"].as_str(), json["group"].as_str()),
+        (Some("foo"), Some("admin"))
+    );
 }
 
 #[test]
