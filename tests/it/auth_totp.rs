@@ -406,6 +406,30 @@ fn auth_totp_wwwform_chain_for_browsers() {
         (json["user"].as_str(), json["group"].as_str()),
         (Some("foo"), Some("admin"))
     );
+    // A new password sign-in starts a new session, for another user too.
+    let out = Command::new(env!("CARGO_BIN_EXE_marmoset-passwd"))
+        .args([
+            "-D",
+            s.dir.join("users.db").to_str().unwrap(),
+            "-u",
+            "bob",
+            "-p",
+            "bobpw",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let r = curl(
+        &s,
+        "/signin",
+        &["-b", &cookie(&t2), "-d", "username=bob&password=bobpw"],
+    );
+    assert_eq!(r.code, 200, "{}", r.head);
+    let t3 = r.token().unwrap();
+    assert_eq!(
+        (claim(&t3, "user"), iss(&t3)),
+        ("bob".into(), "sqlite".into())
+    );
 }
 
 #[test]

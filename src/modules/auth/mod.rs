@@ -289,6 +289,12 @@ impl Module for Auth {
             {
                 return Ok(Handled::Served(wwwform::unauthorized(f)));
             }
+            // The first factor's sign-in starts a new session (another
+            // user may sign in); a later one adds to the current user's.
+            if i == 0 {
+                ctx.user = None;
+                issuers.clear();
+            }
             let previous = ctx.user.clone();
             let (resp, user) = wwwform::sign_in(f, req, ctx).await?;
             if let Some(user) = user {
