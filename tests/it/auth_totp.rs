@@ -319,25 +319,41 @@ fn auth_totp_window_and_older_steps() {
 }
 
 #[test]
-fn auth_totp_replay_refused_across_connection_processes() {
-    let (_d, s) = start(CHAIN, "mode = \"process\";\n");
+fn auth_totp_replay_and_lock_across_connection_processes() {
+    let chain = CHAIN.replace(
+        r#"issuer = "totp";"#,
+        r#"issuer = "totp"; maxfailures = 3; lockout = 600;"#,
+    );
+    let (_d, s) = start(&chain, "mode = \"process\";\n");
     let t1 = password_token(&s);
     let r = curl(&s, "/totp", &["-b", &cookie(&t1)]);
     let key = key_of(r.body.trim(), "totp", "foo");
-    let c = code(&key, step_with_margin());
-    // Each curl is a new connection, so a new child process.
-    let first = curl(
-        &s,
-        "/hello.txt",
-        &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
+    let step = step_with_margin();
+    // Each curl is a new connection, so a new child process: what holds
+    // across them is in the database.
+    let try_code = |c: &str| {
+        curl(
+            &s,
+            "/hello.txt",
+            &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
+        )
+        .code
+    };
+    let c = code(&key, step);
+    assert_eq!(try_code(&c), 200);
+    assert_eq!(try_code(&c), 401, "replayed");
+    // The replay and two wrong codes make three failures: the user's codes
+    // are locked, the next right one too (the per-address guard of a
+    // connection process would never see three).
+    let wrong = format!("{:06}", (c.parse::<u32>().unwrap() + 1) % 1_000_000);
+    assert_eq!(try_code(&wrong), 401);
+    assert_eq!(try_code(&wrong), 401);
+    assert_eq!(try_code(&code(&key, step + 1)), 401, "locked");
+    assert!(
+        s.log().contains("locked after repeated wrong codes"),
+        "{}",
+        s.log()
     );
-    assert_eq!(first.code, 200);
-    let again = curl(
-        &s,
-        "/hello.txt",
-        &["-b", &cookie(&t1), "-u", &format!("foo:{c}")],
-    );
-    assert_eq!(again.code, 401);
 }
 
 #[test]

@@ -39,8 +39,9 @@ use http::{HeaderValue, Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::basic::Credentials;
+use super::config::{DEFAULT_LOCKOUT, DEFAULT_MAXFAILURES};
 use super::factor::{Factor, page_path};
-use super::storage::totp::{Check, Db, Keys, encode_key};
+use super::storage::totp::{Check, Db, Keys, Throttle, encode_key};
 use super::storage::{ACTIVATED, Account, Storage, StorageError};
 use crate::body::Body;
 use crate::config::{Problem, Section};
@@ -71,6 +72,8 @@ pub struct TotpConfig {
     pub dbname: Option<PathBuf>,
     /// `secret`: the key of Ouistiti's derived keys (used without `dbname`).
     pub secret: Option<String>,
+    /// `maxfailures` and `lockout` of the section, applied per user too.
+    pub throttle: Throttle,
 }
 
 impl TotpConfig {
@@ -115,6 +118,12 @@ impl TotpConfig {
                 totp_rs::Algorithm::SHA1
             }),
         };
+        let throttle = Throttle {
+            max: sec.uint("maxfailures").map_or(DEFAULT_MAXFAILURES, |n| {
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }),
+            lockout: sec.uint("lockout").unwrap_or(DEFAULT_LOCKOUT),
+        };
         let dbname = sec.str("dbname").map(PathBuf::from);
         let secret = sec.str("secret").filter(|s| !s.is_empty());
         if dbname.is_none() && secret.is_none() {
@@ -130,6 +139,7 @@ impl TotpConfig {
             algorithm,
             dbname,
             secret,
+            throttle,
         })
     }
 
@@ -205,8 +215,9 @@ impl Totp {
     /// Check a user's code and record its step. Blocking.
     pub fn check(&self, user: &str, code: &str) -> Result<Check, StorageError> {
         let now = unix_now();
-        self.keys
-            .accept(user, |key| self.matching_step(key, code, now))
+        self.keys.accept(user, now, self.cfg.throttle, |key| {
+            self.matching_step(key, code, now)
+        })
     }
 
     /// The `otpauth://` URL of `key` for `user`, labelled with `issuer`.
@@ -257,6 +268,13 @@ pub async fn check(storage: Arc<Storage>, c: Credentials) -> Result<Option<Accou
         })),
         Check::Replayed => {
             log::warn!("auth: TOTP code of {:?} replayed", c.user);
+            Ok(None)
+        }
+        Check::Locked => {
+            log::warn!(
+                "auth: TOTP of {:?} locked after repeated wrong codes",
+                c.user
+            );
             Ok(None)
         }
         Check::Wrong | Check::NotEnrolled => Ok(None),
@@ -456,6 +474,7 @@ mod tests {
             algorithm: totp_rs::Algorithm::SHA1,
             dbname: None,
             secret: Some("s".into()),
+            throttle: Throttle { max: 0, lockout: 0 },
         };
         let t = Totp::open(&cfg).unwrap();
         let key = b"12345678901234567890";

@@ -21,6 +21,14 @@
 //! have no database: their last steps are kept in memory, which forked
 //! connection processes do not share (documented in `docs/totp.md`).
 //!
+//! Wrong and replayed codes are also counted per user (`failures`): after
+//! `maxfailures` of them the user's codes are refused for `lockout` seconds
+//! (`lockeduntil`), whatever address they come from. The per-address guard
+//! of the other factors lives in memory and, in process mode, per
+//! connection; a 6-digit code needs this one. Reaching the TOTP factor of a
+//! chain takes the password, so the lock cannot be used to bar a user
+//! without it.
+//!
 //! A connection to the database is opened lazily in each process: an sqlite
 //! connection must not cross `fork()`.
 
@@ -37,7 +45,29 @@ use super::StorageError;
 /// The table of stored keys (created when missing).
 pub const TABLE: &str = "
 create table if not exists totp (name TEXT PRIMARY KEY NOT NULL, secret TEXT NOT NULL,
-                                 lastcounter INTEGER NOT NULL DEFAULT -1, created INTEGER);";
+                                 lastcounter INTEGER NOT NULL DEFAULT -1,
+                                 failures INTEGER NOT NULL DEFAULT 0,
+                                 lockeduntil INTEGER NOT NULL DEFAULT 0, created INTEGER);";
+
+/// Per-user limit of wrong codes (`maxfailures`, `lockout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    /// Wrong codes before the lock (0: never locked).
+    pub max: u32,
+    /// Lock duration, seconds.
+    pub lockout: u64,
+}
+
+/// Users remembered by derived keys (bounded: see [`Keys::accept`]).
+const MAX_DERIVED: usize = 4096;
+
+/// What derived keys remember of a user.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserState {
+    last: Option<u64>,
+    failures: u32,
+    locked_until: u64,
+}
 
 /// What happened to a code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +78,8 @@ pub enum Check {
     Wrong,
     /// Valid, but for a step at or before the last accepted one.
     Replayed,
+    /// Too many wrong codes lately: not checked.
+    Locked,
     /// The user has no key.
     NotEnrolled,
 }
@@ -60,8 +92,8 @@ pub enum Keys {
     Derived {
         /// The configured `secret`.
         secret: Vec<u8>,
-        /// Last accepted step per user.
-        last: Mutex<HashMap<String, u64>>,
+        /// Last accepted step and failures per user.
+        users: Mutex<HashMap<String, UserState>>,
     },
 }
 
@@ -70,7 +102,7 @@ impl Keys {
     pub fn derived(secret: &str) -> Keys {
         Keys::Derived {
             secret: secret.as_bytes().to_vec(),
-            last: Mutex::default(),
+            users: Mutex::default(),
         }
     }
 
@@ -82,30 +114,66 @@ impl Keys {
         }
     }
 
-    /// Check a code with `verify` (key, last step → matching step) and
-    /// remember the step when accepted. Blocking.
+    /// Check a code with `verify` (key → matching step) at Unix time
+    /// `now`; remember the step when accepted, count the failure when not.
+    /// Blocking.
     pub fn accept(
         &self,
         user: &str,
+        now: u64,
+        throttle: Throttle,
         verify: impl FnOnce(&[u8]) -> Option<u64>,
     ) -> Result<Check, StorageError> {
         match self {
-            Keys::Stored(db) => db.accept(user, verify),
-            Keys::Derived { secret, last } => {
-                let Some(step) = verify(&derive(secret, user)) else {
-                    return Ok(Check::Wrong);
-                };
-                let mut last = last
+            Keys::Stored(db) => db.accept(user, now, throttle, verify),
+            Keys::Derived { secret, users } => {
+                let mut users = users
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if last.get(user).is_some_and(|l| step <= *l) {
-                    return Ok(Check::Replayed);
+                let mut st = users.get(user).copied().unwrap_or_default();
+                if throttle.max > 0 && st.locked_until > now {
+                    return Ok(Check::Locked);
                 }
-                // Bounded: one entry per user who ever signed in.
-                last.insert(user.to_string(), step);
-                Ok(Check::Accepted(step))
+                let check = match verify(&derive(secret, user)) {
+                    None => Check::Wrong,
+                    Some(step) if st.last.is_some_and(|l| step <= l) => Check::Replayed,
+                    Some(step) => Check::Accepted(step),
+                };
+                match check {
+                    Check::Accepted(step) => {
+                        st = UserState {
+                            last: Some(step),
+                            ..UserState::default()
+                        }
+                    }
+                    _ => st.fail(now, throttle),
+                }
+                if users.len() >= MAX_DERIVED && !users.contains_key(user) {
+                    // Names that only failed and are not locked go first.
+                    users.retain(|_, s| s.last.is_some() || s.locked_until > now);
+                }
+                if users.len() < MAX_DERIVED || users.contains_key(user) {
+                    users.insert(user.to_string(), st);
+                }
+                Ok(check)
             }
         }
+    }
+}
+
+impl UserState {
+    fn fail(&mut self, now: u64, throttle: Throttle) {
+        (self.failures, self.locked_until) = failed(self.failures, now, throttle);
+    }
+}
+
+/// Failures and lock time after one more failure.
+fn failed(failures: u32, now: u64, throttle: Throttle) -> (u32, u64) {
+    let n = failures.saturating_add(1);
+    if throttle.max > 0 && n >= throttle.max {
+        (0, now.saturating_add(throttle.lockout))
+    } else {
+        (n, 0)
     }
 }
 
@@ -204,41 +272,53 @@ impl Db {
         Ok(decode_key(&text).unwrap_or_else(|| fresh.to_vec()))
     }
 
-    /// Check and record a code in one transaction.
+    /// Check and record a code in one transaction (see [`Keys::accept`]).
     pub fn accept(
         &self,
         user: &str,
+        now: u64,
+        throttle: Throttle,
         verify: impl FnOnce(&[u8]) -> Option<u64>,
     ) -> Result<Check, StorageError> {
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(String, i64)> = tx
+            let row: Option<(String, i64, i64, i64)> = tx
                 .query_row(
-                    "select secret, lastcounter from totp where name = ?1",
+                    "select secret, lastcounter, failures, lockeduntil from totp where name = ?1",
                     [user],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let Some((text, last)) = row else {
+            let Some((text, last, failures, locked_until)) = row else {
                 return Ok(Check::NotEnrolled);
             };
+            if throttle.max > 0 && locked_until > now_i {
+                return Ok(Check::Locked);
+            }
             let Some(key) = decode_key(&text) else {
                 log::error!("auth: the stored TOTP key of {user:?} is not base32");
                 return Ok(Check::NotEnrolled);
             };
-            let Some(step) = verify(&key) else {
-                return Ok(Check::Wrong);
+            let check = match verify(&key) {
+                None => Check::Wrong,
+                Some(step) if i64::try_from(step).unwrap_or(i64::MAX) <= last => Check::Replayed,
+                Some(step) => Check::Accepted(step),
             };
-            let step_i = i64::try_from(step).unwrap_or(i64::MAX);
-            if step_i <= last {
-                return Ok(Check::Replayed);
+            if let Check::Accepted(step) = check {
+                tx.execute(
+                    "update totp set lastcounter = ?1, failures = 0, lockeduntil = 0 where name = ?2",
+                    params![i64::try_from(step).unwrap_or(i64::MAX), user],
+                )?;
+            } else {
+                let (n, until) = failed(u32::try_from(failures).unwrap_or(0), now, throttle);
+                tx.execute(
+                    "update totp set failures = ?1, lockeduntil = ?2 where name = ?3",
+                    params![n, i64::try_from(until).unwrap_or(i64::MAX), user],
+                )?;
             }
-            tx.execute(
-                "update totp set lastcounter = ?1 where name = ?2",
-                params![step_i, user],
-            )?;
             tx.commit()?;
-            Ok(Check::Accepted(step))
+            Ok(check)
         })
     }
 }
@@ -299,20 +379,56 @@ mod tests {
         // The full schema came with the new file.
         assert!(super::super::sqlite::SqliteStore::open(&p, "sqlite").is_ok());
         assert_eq!(db.key("foo").unwrap(), None);
-        assert_eq!(db.accept("foo", |_| Some(5)).unwrap(), Check::NotEnrolled);
+        let t = Throttle { max: 0, lockout: 0 };
+        let acc = |db: &Db, step: Option<u64>| db.accept("foo", 1000, t, |_| step).unwrap();
+        assert_eq!(acc(&db, Some(5)), Check::NotEnrolled);
         let k = db.enrol("foo", &[7u8; 20]).unwrap();
         assert_eq!(k, vec![7u8; 20]);
         // A second enrolment keeps the first key.
         assert_eq!(db.enrol("foo", &[9u8; 20]).unwrap(), vec![7u8; 20]);
         assert_eq!(db.key("foo").unwrap(), Some(vec![7u8; 20]));
-        assert_eq!(db.accept("foo", |_| None).unwrap(), Check::Wrong);
-        assert_eq!(db.accept("foo", |_| Some(10)).unwrap(), Check::Accepted(10));
-        assert_eq!(db.accept("foo", |_| Some(10)).unwrap(), Check::Replayed);
-        assert_eq!(db.accept("foo", |_| Some(9)).unwrap(), Check::Replayed);
-        assert_eq!(db.accept("foo", |_| Some(11)).unwrap(), Check::Accepted(11));
+        assert_eq!(acc(&db, None), Check::Wrong);
+        assert_eq!(acc(&db, Some(10)), Check::Accepted(10));
+        assert_eq!(acc(&db, Some(10)), Check::Replayed);
+        assert_eq!(acc(&db, Some(9)), Check::Replayed);
+        assert_eq!(acc(&db, Some(11)), Check::Accepted(11));
         // Another opener (another process) sees the stored step.
         let again = Db::open(&p).unwrap();
-        assert_eq!(again.accept("foo", |_| Some(11)).unwrap(), Check::Replayed);
+        assert_eq!(acc(&again, Some(11)), Check::Replayed);
+    }
+
+    #[test]
+    fn wrong_codes_lock_the_user_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("totp.db")).unwrap();
+        db.enrol("foo", &[7u8; 20]).unwrap();
+        db.enrol("bar", &[8u8; 20]).unwrap();
+        let t = Throttle {
+            max: 3,
+            lockout: 60,
+        };
+        let at =
+            |user: &str, now: u64, step: Option<u64>| db.accept(user, now, t, |_| step).unwrap();
+        // A success clears the count.
+        assert_eq!(at("foo", 1000, None), Check::Wrong);
+        assert_eq!(at("foo", 1000, None), Check::Wrong);
+        assert_eq!(at("foo", 1000, Some(1)), Check::Accepted(1));
+        assert_eq!(at("foo", 1001, None), Check::Wrong);
+        assert_eq!(at("foo", 1001, Some(1)), Check::Replayed);
+        assert_eq!(at("foo", 1001, None), Check::Wrong);
+        // Locked: even the right code is not checked, other users are not.
+        assert_eq!(at("foo", 1002, Some(2)), Check::Locked);
+        assert_eq!(at("bar", 1002, Some(2)), Check::Accepted(2));
+        assert_eq!(at("foo", 1060, Some(2)), Check::Locked);
+        assert_eq!(at("foo", 1062, Some(2)), Check::Accepted(2));
+        // Same rules for derived keys.
+        let keys = Keys::derived("secret");
+        let at = |now: u64, step: Option<u64>| keys.accept("foo", now, t, |_| step).unwrap();
+        for _ in 0..3 {
+            assert_eq!(at(1000, None), Check::Wrong);
+        }
+        assert_eq!(at(1001, Some(5)), Check::Locked);
+        assert_eq!(at(1061, Some(5)), Check::Accepted(5));
     }
 
     #[test]
@@ -325,9 +441,11 @@ mod tests {
             DERIVED_FOO
         );
         let keys = Keys::derived("secret");
-        assert_eq!(keys.accept("foo", |_| Some(3)).unwrap(), Check::Accepted(3));
-        assert_eq!(keys.accept("foo", |_| Some(3)).unwrap(), Check::Replayed);
-        assert_eq!(keys.accept("bar", |_| Some(3)).unwrap(), Check::Accepted(3));
+        let t = Throttle { max: 0, lockout: 0 };
+        let at = |user: &str| keys.accept(user, 1000, t, |_| Some(3)).unwrap();
+        assert_eq!(at("foo"), Check::Accepted(3));
+        assert_eq!(at("foo"), Check::Replayed);
+        assert_eq!(at("bar"), Check::Accepted(3));
     }
 
     const DERIVED_FOO: &str = "ecff9185494e227e55164a08b74029d3c78889c041d3b7b6a6d9531bb7a1f0aa";
