@@ -556,3 +556,46 @@ fn auth_totp_browser_password_then_code() {
         "{out:?}"
     );
 }
+
+/// A TOTP factor alone (no earlier factor to enrol behind): the
+/// administrator provisions and resets keys with `marmoset-passwd`.
+#[test]
+fn auth_totp_single_factor_keys_from_the_tool() {
+    let (d, s) = start(
+        r#"{ type = "Basic"; authz = "totp"; dbname = "$DB"; issuer = "door"; token_ep = "/totp"; }"#,
+        "",
+    );
+    let db = d.path().join("users.db");
+    let tool = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_marmoset-passwd"))
+            .args(["-D", db.to_str().unwrap(), "-u", "foo"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = tool(&["--totp", "-I", "door"]);
+    assert!(out.status.success(), "{out:?}");
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let key = key_of(&url, "door", "foo");
+    // Asked again: the same key.
+    let again = String::from_utf8(tool(&["--totp", "-I", "door"]).stdout).unwrap();
+    assert_eq!(again.trim(), url);
+    // Nobody enrols over HTTP without a user.
+    assert_eq!(curl(&s, "/totp", &[]).code, 401);
+    let step = step_with_margin();
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-u", &format!("foo:{}", code(&key, step))],
+    );
+    assert_eq!((r.code, r.body.as_str()), (200, "hello world\n"));
+    // Reset (a lost phone): the old key no longer works.
+    assert!(tool(&["--totp-reset"]).status.success());
+    assert!(!tool(&["--totp-reset"]).status.success());
+    let r = curl(
+        &s,
+        "/hello.txt",
+        &["-u", &format!("foo:{}", code(&key, step + 1))],
+    );
+    assert_eq!(r.code, 401);
+}

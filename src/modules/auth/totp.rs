@@ -11,8 +11,9 @@
 //! `dbname` (per-user random keys, [`storage::totp`]), else `secret`
 //! (Ouistiti's derived keys); `digits` (6–8, default 6), `period` (seconds,
 //! default 30), `window` (steps accepted on each side of now, default 1),
-//! `algorithm` (`SHA1` default, `SHA256`, `SHA512`). Bad values stop the
-//! server at start-up with their location.
+//! `algorithm` (`SHA1` default, `SHA256`, `SHA512`); `maxfailures` and
+//! `lockout` also limit wrong codes per user. Bad values stop the server
+//! at start-up with their location.
 //!
 //! # Enrolment (`GET token_ep`)
 //!
@@ -158,6 +159,24 @@ impl TotpConfig {
             self.digits, self.period, self.window, self.algorithm
         ));
         o
+    }
+}
+
+impl Default for TotpConfig {
+    /// The defaults, with neither `dbname` nor `secret`.
+    fn default() -> Self {
+        TotpConfig {
+            digits: DEFAULT_DIGITS,
+            period: DEFAULT_PERIOD,
+            window: DEFAULT_WINDOW,
+            algorithm: totp_rs::Algorithm::SHA1,
+            dbname: None,
+            secret: None,
+            throttle: Throttle {
+                max: DEFAULT_MAXFAILURES,
+                lockout: DEFAULT_LOCKOUT,
+            },
+        }
     }
 }
 

@@ -272,6 +272,13 @@ impl Db {
         Ok(decode_key(&text).unwrap_or_else(|| fresh.to_vec()))
     }
 
+    /// Remove the key of `user` (who then enrols again); whether there was
+    /// one.
+    pub fn remove(&self, user: &str) -> Result<bool, StorageError> {
+        self.with(|c| c.execute("delete from totp where name = ?1", [user]))
+            .map(|n| n > 0)
+    }
+
     /// Check and record a code in one transaction (see [`Keys::accept`]).
     pub fn accept(
         &self,
@@ -384,6 +391,10 @@ mod tests {
         assert_eq!(acc(&db, Some(5)), Check::NotEnrolled);
         let k = db.enrol("foo", &[7u8; 20]).unwrap();
         assert_eq!(k, vec![7u8; 20]);
+        // Removed, then a new key.
+        assert!(db.remove("foo").unwrap());
+        assert!(!db.remove("foo").unwrap());
+        assert_eq!(db.enrol("foo", &[7u8; 20]).unwrap(), vec![7u8; 20]);
         // A second enrolment keeps the first key.
         assert_eq!(db.enrol("foo", &[9u8; 20]).unwrap(), vec![7u8; 20]);
         assert_eq!(db.key("foo").unwrap(), Some(vec![7u8; 20]));
