@@ -234,8 +234,10 @@ impl Totp {
     /// Check a user's code and record its step. Blocking.
     pub fn check(&self, user: &str, code: &str) -> Result<Check, StorageError> {
         let now = unix_now();
+        let period = self.cfg.period;
         self.keys.accept(user, now, self.cfg.throttle, |key| {
             self.matching_step(key, code, now)
+                .map(|step| step.saturating_mul(period))
         })
     }
 

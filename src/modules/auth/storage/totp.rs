@@ -13,9 +13,10 @@
 //!   msg = user ‖ secret)`, so configurations written for Ouistiti keep
 //!   working. Nobody enrols; every user of the first factor has a key.
 //!
-//! RFC 6238 §5.2: a code is accepted once. The last accepted time step
-//! (`lastcounter`) is stored per user and a code for that step or an older
-//! one is refused. With `dbname` the check and the update run in one
+//! RFC 6238 §5.2: a code is accepted once. The last accepted time step is
+//! stored per user, as the Unix time it starts (`laststep`, so a changed
+//! `period` does not make every code look old), and a code for that step
+//! or an older one is refused. With `dbname` the check and the update run in one
 //! `BEGIN IMMEDIATE` transaction, so two connection processes (`mode =
 //! "process"`) or threads cannot both accept the same code. Derived keys
 //! have no database: their last steps are kept in memory, which forked
@@ -45,7 +46,7 @@ use super::StorageError;
 /// The table of stored keys (created when missing).
 pub const TABLE: &str = "
 create table if not exists totp (name TEXT PRIMARY KEY NOT NULL, secret TEXT NOT NULL,
-                                 lastcounter INTEGER NOT NULL DEFAULT -1,
+                                 laststep INTEGER NOT NULL DEFAULT -1,
                                  failures INTEGER NOT NULL DEFAULT 0,
                                  lockeduntil INTEGER NOT NULL DEFAULT 0, created INTEGER);";
 
@@ -72,7 +73,8 @@ pub struct UserState {
 /// What happened to a code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    /// Valid for this time step (or one in the window), never used before.
+    /// Valid for this time step (or one in the window), never used before;
+    /// the start of the step.
     Accepted(u64),
     /// Not the code of any step in the window.
     Wrong,
@@ -114,8 +116,9 @@ impl Keys {
         }
     }
 
-    /// Check a code with `verify` (key → matching step) at Unix time
-    /// `now`; remember the step when accepted, count the failure when not.
+    /// Check a code with `verify` (key → start time of the matching step)
+    /// at Unix time `now`; remember the step when accepted, count the
+    /// failure when not.
     /// Blocking.
     pub fn accept(
         &self,
@@ -209,7 +212,7 @@ impl Db {
         }
         let conn = connect(path).map_err(db_err(path))?;
         conn.execute_batch(TABLE).map_err(db_err(path))?;
-        conn.prepare("select secret, lastcounter from totp where name = ?1")
+        conn.prepare("select secret, laststep, failures, lockeduntil from totp where name = ?1")
             .map_err(db_err(path))?;
         // Closed now: each serving process opens its own.
         drop(conn);
@@ -292,7 +295,7 @@ impl Db {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(String, i64, i64, i64)> = tx
                 .query_row(
-                    "select secret, lastcounter, failures, lockeduntil from totp where name = ?1",
+                    "select secret, laststep, failures, lockeduntil from totp where name = ?1",
                     [user],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
@@ -314,7 +317,7 @@ impl Db {
             };
             if let Check::Accepted(step) = check {
                 tx.execute(
-                    "update totp set lastcounter = ?1, failures = 0, lockeduntil = 0 where name = ?2",
+                    "update totp set laststep = ?1, failures = 0, lockeduntil = 0 where name = ?2",
                     params![i64::try_from(step).unwrap_or(i64::MAX), user],
                 )?;
             } else {
