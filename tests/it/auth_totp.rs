@@ -580,9 +580,21 @@ fn auth_totp_single_factor_keys_from_the_tool() {
     // Asked again: the same key.
     let again = String::from_utf8(tool(&["--totp", "-I", "door"]).stdout).unwrap();
     assert_eq!(again.trim(), url);
-    // Nobody enrols over HTTP without a user.
-    assert_eq!(curl(&s, "/totp", &[]).code, 401);
+    // Nobody enrols over HTTP without a user; the key URL is shown for
+    // a code.
+    let r = curl(&s, "/totp", &[]);
+    assert_eq!(r.code, 401);
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Basic realm=\"door\"")
+    );
     let step = step_with_margin();
+    let r = curl(
+        &s,
+        "/totp",
+        &["-u", &format!("foo:{}", code(&key, step - 1))],
+    );
+    assert_eq!((r.code, r.body.trim()), (200, url.as_str()));
     let r = curl(
         &s,
         "/hello.txt",

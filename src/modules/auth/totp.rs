@@ -19,7 +19,8 @@
 //!
 //! The `otpauth://` URL carries the key, so who may read it matters:
 //!
-//! - no user, or an earlier factor of the chain not satisfied → 401;
+//! - no user, or an earlier factor of the chain not satisfied → the
+//!   challenge of the first factor missing (401, or 302 to its `signin`);
 //! - stored keys, user without a key → a random 160-bit key is generated,
 //!   stored, and its URL returned (first enrolment);
 //! - user with a key → the URL only if this session also passed TOTP
@@ -319,12 +320,13 @@ pub async fn enrolment(
     ctx: &RequestCtx,
 ) -> Result<Response, HttpError> {
     let f = &factors[i];
-    let Some(user) = ctx.user.as_ref() else {
-        return Ok(text(StatusCode::UNAUTHORIZED, "sign in first\n"));
+    // Not signed in far enough: the first factor missing asks.
+    let missing = factors[..i].iter().find(|e| !issuers.contains(&e.issuer));
+    let user = match (ctx.user.as_ref(), missing) {
+        (Some(user), None) => user,
+        (_, Some(e)) => return Ok(e.challenge(head, ctx, false, false)),
+        (None, None) => return Ok(f.challenge(head, ctx, false, false)),
     };
-    if factors[..i].iter().any(|e| !issuers.contains(&e.issuer)) {
-        return Ok(text(StatusCode::UNAUTHORIZED, "sign in first\n"));
-    }
     let passed = issuers.contains(&f.issuer);
     let storage = f.storage().clone();
     let name = user.name.clone();
