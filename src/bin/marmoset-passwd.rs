@@ -11,20 +11,28 @@ use anyhow::{Context as _, Result, bail};
 use lexopt::prelude::*;
 
 use marmoset::modules::auth::crypt::Format;
+use marmoset::modules::auth::crypt::random;
 use marmoset::modules::auth::digest::Hash;
 use marmoset::modules::auth::storage::sqlite::{self, UserChange};
+use marmoset::modules::auth::storage::totp;
+use marmoset::modules::auth::totp as auth_totp;
 
 const USAGE: &str = "\
 usage: marmoset-passwd -u USER [-p PASSWORD] [-g GROUP] [-H HOME]
                        [-T Basic|Digest] [-R REALM] [-A ALGORITHM]
                        [-D DBNAME [--add | --change | --remove | --list]
                         [-s STATUS] [-I ISSUER]]
+       marmoset-passwd -D DBNAME -u USER --totp [-I ISSUER] | --totp-reset
 
 Without -D, print one line for an auth `file` storage:
   USER:ENCODED[:GROUP[:HOME]]
 With -D, change the sqlite database DBNAME (created, empty, if missing):
   --add (default) a new user, --change an existing one (only what is given
   changes), --remove a user, --list the user names.
+With --totp, give USER a TOTP key in DBNAME (kept if it has one) and print
+its otpauth:// URL for the default TOTP settings (6 digits, 30 s, SHA1;
+issuer -I, default `totp`); --totp-reset removes the key, so that the user
+enrols again (see docs/totp.md).
 
   -u USER       user name
   -p PASSWORD   password (default: asked on the terminal twice, or read as
@@ -64,6 +72,8 @@ enum Action {
     Change,
     Remove,
     List,
+    Totp,
+    TotpReset,
 }
 
 enum Parsed {
@@ -104,6 +114,8 @@ fn parse() -> Result<Parsed> {
             Long("change") => a.action = Action::Change,
             Long("remove") => a.action = Action::Remove,
             Long("list") => a.action = Action::List,
+            Long("totp") => a.action = Action::Totp,
+            Long("totp-reset") => a.action = Action::TotpReset,
             other => return Err(other.unexpected().into()),
         }
     }
@@ -211,6 +223,9 @@ fn run(a: &Args) -> Result<()> {
         sqlite::create(db)?;
         eprintln!("marmoset-passwd: created {}", db.display());
     }
+    if matches!(a.action, Action::Totp | Action::TotpReset) {
+        return totp(a, db, user);
+    }
     let mut conn = rusqlite::Connection::open(db).with_context(|| db.display().to_string())?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     match a.action {
@@ -234,6 +249,27 @@ fn run(a: &Args) -> Result<()> {
             sqlite::upsert(&mut conn, user, action == Action::Add, &change)?;
         }
     }
+    Ok(())
+}
+
+/// `--totp` and `--totp-reset`.
+fn totp(a: &Args, db: &std::path::Path, user: &str) -> Result<()> {
+    let keys = totp::Db::open(db)?;
+    if a.action == Action::TotpReset {
+        if !keys.remove(user)? {
+            bail!("{user} has no TOTP key");
+        }
+        return Ok(());
+    }
+    let key = keys.enrol(user, &random::<{ auth_totp::KEY_BYTES }>())?;
+    let verifier = auth_totp::Totp::open(&auth_totp::TotpConfig {
+        secret: Some("unused".into()),
+        ..Default::default()
+    })?;
+    println!(
+        "{}",
+        verifier.url(a.issuer.as_deref().unwrap_or("totp"), user, &key)
+    );
     Ok(())
 }
 

@@ -7,6 +7,8 @@ mod auth;
 mod auth_mngt;
 #[cfg(all(feature = "openid", feature = "cgi"))]
 mod auth_oidc;
+#[cfg(feature = "auth")]
+mod auth_totp;
 #[cfg(all(feature = "websocket", feature = "webstream", feature = "upgrade"))]
 mod bridges;
 mod cgi;

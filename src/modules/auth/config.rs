@@ -164,7 +164,12 @@ impl AuthConfig {
         let authz = sec.str("authz");
         let realm = sec.str("realm");
         let issuer = sec.str("issuer");
+        let totp = authz
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case("totp"));
         let algorithm = match sec.str("algorithm") {
+            // A TOTP section's `algorithm` is its HMAC hash (super::totp).
+            _ if totp => Algorithm::parse("SHA-256"),
             None => Algorithm::parse("SHA-256"),
             Some(a) => Algorithm::parse(&a).or_else(|| {
                 sec.error(
@@ -310,6 +315,12 @@ impl AuthConfig {
             "authz",
             "the `jwt` storage has no passwords; Basic, Digest and wwwform need one",
         );
+        need(
+            !matches!(self.storage, StorageConfig::Totp(_))
+                || matches!(self.scheme, Scheme::Basic | Scheme::WwwForm),
+            "type",
+            "a `totp` authenticator reads codes from Basic (`user:code`) or wwwform",
+        );
         need(self.expire > 0, "expire", "must be at least 1 (seconds)");
         need(
             !self.options.management || matches!(self.storage, StorageConfig::Sqlite(_)),
@@ -378,6 +389,7 @@ impl AuthConfig {
                 kv("file", &p.to_string_lossy());
             }
             StorageConfig::Jwt => kv("authz", "jwt"),
+            StorageConfig::Totp(_) => kv("authz", "totp"),
         }
         let opt = [
             ("realm", &self.realm),
@@ -394,8 +406,15 @@ impl AuthConfig {
                 kv(k, v);
             }
         }
-        kv("algorithm", self.algorithm.name());
+        let totp = match &self.storage {
+            StorageConfig::Totp(t) => t.print(),
+            _ => {
+                kv("algorithm", self.algorithm.name());
+                String::new()
+            }
+        };
         kv("options", &self.options.words());
+        o.push_str(&totp);
         if let Some(oidc) = &self.oidc {
             o.push_str(&oidc.print());
         }
@@ -409,7 +428,7 @@ impl AuthConfig {
 
 /// The storage of a section: `authz`, or the first whose keys are present
 /// (`dbname`, `file` naming a shadow file, `file`, `user`, tokens: option
-/// `jwt`/`token` or type Bearer).
+/// `jwt`/`token` or type Bearer, `secret`: totp).
 fn storage(sec: &Section<'_>, authz: Option<&str>, tokens: bool) -> Option<StorageConfig> {
     let dbname = sec.str("dbname").map(PathBuf::from);
     let file = sec.str("file").map(PathBuf::from);
@@ -438,11 +457,12 @@ fn storage(sec: &Section<'_>, authz: Option<&str>, tokens: bool) -> Option<Stora
         Some("file") => file.map(StorageConfig::File).or_else(|| missing("file")),
         Some("simple") => user.map(simple).or_else(|| missing("user")),
         Some("jwt") => Some(StorageConfig::Jwt),
+        Some("totp") => super::totp::TotpConfig::from_section(sec).map(StorageConfig::Totp),
         Some(other) => {
             sec.error(
                 "authz",
                 Problem::BadValue(format!(
-                    "storage `{other}` is not supported (sqlite, unix, file, simple, jwt)"
+                    "storage `{other}` is not supported (sqlite, unix, file, simple, jwt, totp)"
                 )),
             );
             None
@@ -460,6 +480,9 @@ fn storage(sec: &Section<'_>, authz: Option<&str>, tokens: bool) -> Option<Stora
                 Some(simple(u))
             } else if tokens {
                 Some(StorageConfig::Jwt)
+            } else if sec.has("secret") {
+                // Ouistiti's last inference: a bare `secret` is TOTP.
+                super::totp::TotpConfig::from_section(sec).map(StorageConfig::Totp)
             } else {
                 sec.error(
                     "authz",

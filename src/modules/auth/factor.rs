@@ -208,7 +208,7 @@ impl Factor {
                 None
             }
             (Scheme::Basic, Some(a)) => match token::strip_scheme(a, "Basic") {
-                Some(b64) => Some(self.basic(b64, ctx).await?),
+                Some(b64) => self.basic(b64, ctx).await?,
                 None => None,
             },
             (Scheme::Digest, Some(a)) => match token::strip_scheme(a, "Digest") {
@@ -249,7 +249,7 @@ impl Factor {
 
     /// Whether `ctx.path` is the page challenges redirect to (`signin`,
     /// else `token_ep`), which must be reachable without credentials.
-    fn is_page(&self, ctx: &RequestCtx) -> bool {
+    pub fn is_page(&self, ctx: &RequestCtx) -> bool {
         self.signin
             .as_ref()
             .or(self.token_ep.as_ref())
@@ -364,6 +364,9 @@ impl Factor {
 
     /// Check a user name and password (also for wwwform).
     pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
+        if let Storage::Totp(_) = &*self.storage {
+            return super::totp::check(self.storage.clone(), c).await;
+        }
         let sample = self.sample.clone();
         let verified = self.verified.clone();
         let run = move |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
@@ -419,18 +422,30 @@ impl Factor {
         &self.guard
     }
 
-    async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Verdict, HttpError> {
+    /// `None` when the credentials are not for this factor: a TOTP factor
+    /// ignores a password that is no code (the earlier factor's).
+    async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Option<Verdict>, HttpError> {
         let Some(c) = basic::parse(b64) else {
-            return Ok(Verdict::Failed(String::new()));
+            return Ok(Some(Verdict::Failed(String::new())));
         };
+        if let Storage::Totp(t) = &*self.storage {
+            if !t.is_code(&c.password) {
+                return Ok(None);
+            }
+        }
         if self.guard.locked(ctx.peer.ip()).is_some() {
-            return Ok(Verdict::Failed(c.user));
+            return Ok(Some(Verdict::Failed(c.user)));
         }
         let user = c.user.clone();
-        Ok(match self.check_password(c).await? {
+        Ok(Some(match self.check_password(c).await? {
             Some(acct) => Verdict::Ok(acct),
             None => Verdict::Failed(user),
-        })
+        }))
+    }
+
+    /// The storage (the TOTP enrolment reads its keys).
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
     }
 
     async fn digest(
@@ -552,7 +567,13 @@ impl Factor {
             .get("x-requested-with")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("XMLHttpRequest"));
-        let target = self.signin.as_ref().or(self.token_ep.as_ref());
+        // A TOTP factor's `token_ep` shows its key: no place to send a
+        // challenge to (a Basic one asks for `user:code` in place).
+        let totp = matches!(*self.storage, Storage::Totp(_));
+        let target = self
+            .signin
+            .as_ref()
+            .or(self.token_ep.as_ref().filter(|_| !totp));
         *resp.status_mut() = match target {
             _ if xhr => StatusCode::FORBIDDEN,
             Some(page) => {

@@ -63,6 +63,7 @@ pub mod oidc;
 pub mod oidc;
 pub mod storage;
 pub mod token;
+pub mod totp;
 pub mod verified;
 pub mod wwwform;
 
@@ -95,11 +96,12 @@ pub struct Auth {
     mngt: Option<(usize, mngt::Mngt)>,
 }
 
-/// What the authentication phase leaves for the rewrite phase.
+/// What the authentication phase leaves for the content and rewrite
+/// phases.
 #[derive(Clone, Debug, Default)]
 struct Session {
     decoration: Option<Decoration>,
-    /// The issuers the request satisfied.
+    /// The factors satisfied (a sign-in POST adds its own to them).
     issuers: Vec<String>,
 }
 
@@ -203,7 +205,20 @@ impl Auth {
 
     async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
         let mut issuers: Vec<String> = Vec::new();
-        for f in &self.factors {
+        // Factor i's sign-in page, sign-in POST or TOTP enrolment needs
+        // the factors before i only: later ones do not apply to it (they
+        // would send the browser to their own page, and back).
+        let enrol = self
+            .factors
+            .iter()
+            .position(|f| totp::is_enrolment(f, &head.method, &ctx.path));
+        let last = self
+            .factors
+            .iter()
+            .position(|f| f.is_login_post(&head.method, &ctx.path) || f.is_page(ctx))
+            .or(enrol)
+            .map_or(self.factors.len(), |i| i + 1);
+        for (i, f) in self.factors[..last].iter().enumerate() {
             if ctx.user.is_some() && issuers.contains(&f.issuer) {
                 continue;
             }
@@ -229,7 +244,6 @@ impl Auth {
                     }
                 }
                 Outcome::Anonymous => {}
-                Outcome::Respond(r) => return Ok(Flow::Respond(r)),
                 Outcome::SignedIn(user, resp) => {
                     // Replaces an earlier factor's user only by the same
                     // name, as above.
@@ -243,9 +257,21 @@ impl Auth {
                     self.finish(ctx, issuers);
                     return Ok(Flow::Respond(resp));
                 }
+                // The enrolment decides itself (a code is optional there).
+                Outcome::Respond(_) if enrol == Some(i) => {}
+                Outcome::Respond(r) => {
+                    // Earlier factors passed: their token goes with the
+                    // challenge, so the next request only adds this factor.
+                    self.finish(ctx, issuers);
+                    return Ok(Flow::Respond(r));
+                }
             }
         }
-        self.finish(ctx, issuers);
+        self.finish(ctx, issuers.clone());
+        if let Some(i) = enrol {
+            let r = totp::enrolment(&self.factors, i, &issuers, head, ctx).await?;
+            return Ok(Flow::Respond(r));
+        }
         if self.home
             && ctx.path == "/~"
             && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
@@ -306,17 +332,47 @@ impl Module for Auth {
                     return Ok(Handled::Served(resp));
                 }
             }
-            let Some(f) = self
+            let Some(i) = self
                 .factors
                 .iter()
-                .find(|f| f.is_login_post(req.method(), &ctx.path))
+                .position(|f| f.is_login_post(req.method(), &ctx.path))
             else {
                 return Ok(Handled::Declined(req));
             };
+            let f = &self.factors[i];
+            let mut issuers = ctx
+                .extensions
+                .get::<Session>()
+                .map(|s| s.issuers.clone())
+                .unwrap_or_default();
+            // A later factor signs in on top of the earlier ones only.
+            if self.factors[..i]
+                .iter()
+                .any(|e| !issuers.contains(&e.issuer))
+            {
+                return Ok(Handled::Served(wwwform::unauthorized(f)));
+            }
+            // The first factor's sign-in starts a new session (another
+            // user may sign in); a later one adds to the current user's.
+            if i == 0 {
+                ctx.user = None;
+                issuers.clear();
+            }
+            let previous = ctx.user.clone();
             let (resp, user) = wwwform::sign_in(f, req, ctx).await?;
             if let Some(user) = user {
-                ctx.user = Some(user);
-                self.finish(ctx, vec![f.issuer.clone()]);
+                if previous.as_ref().is_some_and(|p| p.name != user.name) {
+                    return Err(HttpError::forbidden(format!(
+                        "sign-in as {:?} on a session of {:?}",
+                        user.name,
+                        previous.map(|p| p.name).unwrap_or_default()
+                    )));
+                }
+                ctx.user = Some(previous.unwrap_or(user));
+                if !issuers.contains(&f.issuer) {
+                    issuers.push(f.issuer.clone());
+                }
+                self.finish(ctx, issuers);
             }
             Ok(Handled::Served(resp))
         })

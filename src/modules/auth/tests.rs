@@ -62,8 +62,8 @@ fn misconfigurations_are_start_up_errors() {
             "servers[0].auth.authz: the `jwt` storage has no passwords",
         ),
         (
-            r#"{ type = "Basic"; authz = "totp"; secret = "x"; }"#,
-            "servers[0].auth.authz: storage `totp` is not supported",
+            r#"{ type = "Digest"; authz = "totp"; secret = "x"; }"#,
+            "servers[0].auth.type: a `totp` authenticator reads codes from Basic",
         ),
         (
             r#"{ type = "Basic"; authz = "sqlite"; }"#,

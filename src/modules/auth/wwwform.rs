@@ -126,6 +126,12 @@ pub async fn sign_in(
     let Some(user) = factor.admit(acct, ctx) else {
         return Ok((unauthorized(factor), None));
     };
+    // A later factor of a chain (TOTP) signs in the user of the earlier
+    // ones, with their group and home.
+    let user = match &ctx.user {
+        Some(prev) if prev.name == user.name => prev.clone(),
+        _ => user,
+    };
     let target = field(&pairs, "redirect_uri").and_then(|u| safe_redirect(u, host.as_deref()));
     let mut resp = match target.and_then(|t| HeaderValue::from_str(t).ok()) {
         Some(loc) => {
@@ -151,7 +157,8 @@ pub async fn sign_in(
     Ok((resp, Some(user)))
 }
 
-fn unauthorized(factor: &Factor) -> Response {
+/// `401` with `WWW-Authenticate: WWW-Form`.
+pub fn unauthorized(factor: &Factor) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     if let Ok(v) = HeaderValue::from_str(&format!("WWW-Form realm=\"{}\"", factor.realm)) {

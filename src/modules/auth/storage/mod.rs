@@ -1,6 +1,7 @@
 //! Where accounts come from (Ouistiti's *authz*): the configuration
 //! (`simple`), a text file (`file`), an sqlite database (`sqlite`), the
-//! host's accounts (`unix`), or nowhere (`jwt`: tokens only).
+//! host's accounts (`unix`), or nowhere (`jwt`: tokens only); `totp`
+//! checks one-time codes instead of passwords ([`totp`]).
 //!
 //! Lookups are blocking (file reads, sqlite queries, and the password check
 //! that follows may be a slow hash), so the module runs them on tokio's
@@ -13,6 +14,7 @@ pub mod config_users;
 pub mod file;
 pub mod shadow;
 pub mod sqlite;
+pub mod totp;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -73,6 +75,8 @@ pub enum StorageConfig {
     Unix(PathBuf),
     /// No accounts: tokens only.
     Jwt,
+    /// One-time codes (`authz = "totp"`).
+    Totp(super::totp::TotpConfig),
 }
 
 impl StorageConfig {
@@ -84,6 +88,7 @@ impl StorageConfig {
             StorageConfig::Sqlite(_) => "sqlite",
             StorageConfig::Unix(_) => "unix",
             StorageConfig::Jwt => "jwt",
+            StorageConfig::Totp(_) => "totp",
         }
     }
 }
@@ -121,6 +126,8 @@ pub enum Storage {
     Unix(shadow::UnixStore),
     /// No accounts.
     Jwt,
+    /// TOTP keys.
+    Totp(super::totp::Totp),
 }
 
 impl Storage {
@@ -139,6 +146,7 @@ impl Storage {
             StorageConfig::Sqlite(p) => Storage::Sqlite(sqlite::SqliteStore::open(p, issuer)?),
             StorageConfig::Unix(p) => Storage::Unix(shadow::UnixStore::open(p)?),
             StorageConfig::Jwt => Storage::Jwt,
+            StorageConfig::Totp(c) => Storage::Totp(super::totp::Totp::open(c)?),
         })
     }
 
@@ -159,7 +167,8 @@ impl Storage {
             Storage::File(f) => f.lookup(name),
             Storage::Sqlite(s) => s.lookup(name),
             Storage::Unix(u) => u.lookup(name),
-            Storage::Jwt => Ok(None),
+            // Codes are checked by `super::totp::check`, never looked up.
+            Storage::Jwt | Storage::Totp(_) => Ok(None),
         }
     }
 }
