@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::{TempDir, TestServer, doc_conf, site};
@@ -20,6 +21,8 @@ pub struct Op {
     lines: Receiver<String>,
     port: u16,
     scheme: &'static str,
+    /// What node wrote to stderr, for the failure message.
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Op {
@@ -46,9 +49,19 @@ impl Op {
             .arg(dir.join("provider.js"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("run node");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let errors = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(errors).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
         let (tx, lines) = channel();
@@ -65,19 +78,27 @@ impl Op {
             lines,
             port: 0,
             scheme: if tls.is_some() { "https" } else { "http" },
+            stderr,
         };
-        let first = op.expect("listening");
+        // Node and oidc-provider start slowly on a loaded machine.
+        let first = op.expect_within("listening", Duration::from_secs(90));
         op.port = first.trim_start_matches("listening ").parse().unwrap();
         op
     }
 
     /// The next output line starting with `prefix` (bounded wait).
     pub fn expect(&self, prefix: &str) -> String {
+        self.expect_within(prefix, Duration::from_secs(30))
+    }
+
+    fn expect_within(&self, prefix: &str, wait: Duration) -> String {
         loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("the provider did not say `{prefix}`"));
+            let line = self.lines.recv_timeout(wait).unwrap_or_else(|_| {
+                panic!(
+                    "the provider did not say `{prefix}` within {wait:?}; its stderr:\n{}",
+                    self.stderr.lock().unwrap()
+                )
+            });
             if line.starts_with(prefix) {
                 return line;
             }

@@ -314,6 +314,16 @@ pub fn delete(conn: &mut Connection, name: &str, issuer: &str) -> Result<Record,
         tx.execute(&format!("delete from {table} where userid = ?1"), [id])?;
     }
     tx.execute("delete from users where id = ?1", [id])?;
+    // A TOTP key kept in the same database goes with the account: a new
+    // account of the same name enrols afresh, it never inherits the key.
+    let totp: i64 = tx.query_row(
+        "select count(*) from sqlite_master where type = 'table' and name = 'totp'",
+        [],
+        |r| r.get(0),
+    )?;
+    if totp > 0 {
+        tx.execute("delete from totp where name = ?1", [name])?;
+    }
     tx.commit()?;
     Ok(rec)
 }
@@ -327,6 +337,28 @@ mod tests {
         let mut c = Change::default();
         f(&mut c);
         c
+    }
+
+    #[test]
+    fn a_deleted_account_takes_its_totp_key_along() {
+        use crate::modules::auth::storage::totp;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("auth.db");
+        SqliteStore::open(&p, "sqlite").unwrap();
+        let keys = totp::Db::open(&p).unwrap();
+        let mut rw = open(&p).unwrap();
+        let c = change(|c| c.passwd = Some("pw".into()));
+        create(&mut rw, "carol", &c, "sqlite").unwrap();
+        keys.enrol("carol", &[7; 20]).unwrap();
+        assert!(keys.key("carol").unwrap().is_some());
+        delete(&mut rw, "carol", "sqlite").unwrap();
+        assert_eq!(keys.key("carol").unwrap(), None);
+        // Without a totp table, deleting works as before.
+        let q = dir.path().join("plain.db");
+        SqliteStore::open(&q, "sqlite").unwrap();
+        let mut rw = open(&q).unwrap();
+        create(&mut rw, "dave", &c, "sqlite").unwrap();
+        delete(&mut rw, "dave", "sqlite").unwrap();
     }
 
     #[test]
