@@ -10,9 +10,14 @@ Sub-commands (all print to stdout):
   rss PID                      "VmRSS VmHWM" in KiB, summed over PID and descendants
   tree PID                     PID and its descendants, one per line
   wait PORT PID SECONDS        wait until PORT accepts; exit 1 if PID dies or time runs out
-  check PORT                   GET /1k.html, /1m.bin, /missing; exit 1 on a wrong answer
+  check PORT [tls]             GET /1k.html, /1m.bin, /missing; exit 1 on a wrong answer
+                               (tls: over HTTPS, certificate not verified)
+  startup JSONL SERVER PORT N OUT -- CMD...
+                               N times: run CMD (pinned to CPU 0), time exec -> first
+                               accepted connection and -> first response (connect
+                               polled every 1 ms), stop it; append the medians
   record JSONL SERVER CASE WRKOUT TICKS0 TICKS1 HWM_KIB [TIMES0 TIMES1]
-                               parse a wrk output file, append one result line, print
+                               parse a wrk or h2load output file, append one result line, print
                                the % of a CPU other processes used during the run
                                (TIMES0/1: bash `times` output before/after wrk, for
                                wrk's own CPU time)
@@ -23,7 +28,11 @@ Sub-commands (all print to stdout):
 import json
 import os
 import re
+import signal
 import socket
+import ssl
+import statistics
+import subprocess
 import sys
 import time
 import http.client
@@ -39,7 +48,13 @@ CASES = [
     ("1m-ka-50", "1 MiB, keep-alive, 50 conn"),
     ("404-ka-50", "404, keep-alive, 50 conn"),
     ("1k-pipe16-50", "1 KiB, pipelined x16, 50 conn"),
+    ("1k-ka-50-w2", "1 KiB, keep-alive, 50 conn, 2 workers, unpinned"),
+    ("h2-1k", "1 KiB, HTTP/2 over TLS, 50 conn x 10 streams"),
+    ("startup", "start-up (median of starts)"),
 ]
+# Cases run on another server config than the one-worker plain one: their peak
+# RSS gets a row of its own instead of counting in the memory rows.
+OWN_CONFIG = {"1k-ka-50-w2", "h2-1k"}
 
 
 # ---------------------------------------------------------------- /proc
@@ -169,10 +184,19 @@ def cmd_wait(port, pid, seconds):
     sys.exit(1)
 
 
-def cmd_check(port):
+def connection(port, tls):
+    if not tls:
+        return http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return http.client.HTTPSConnection("127.0.0.1", int(port), timeout=5, context=ctx)
+
+
+def cmd_check(port, tls=""):
     expect = [("/1k.html", 200, 1024), ("/1m.bin", 200, 1024 * 1024), ("/missing.html", 404, None)]
     bad = []
-    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    conn = connection(port, tls)
     for path, status, size in expect:
         conn.request("GET", path)
         r = conn.getresponse()
@@ -182,14 +206,75 @@ def cmd_check(port):
                        + (f", {size} bytes)" if size else ")"))
         if r.getheader("connection", "").lower() == "close":
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+            conn = connection(port, tls)
     conn.close()
     if bad:
         print("; ".join(bad))
         sys.exit(1)
 
 
-# ---------------------------------------------------------------- wrk
+# ---------------------------------------------------------------- start-up
+
+def first_contact(port, proc):
+    """Seconds until a connect succeeds, then until GET /1k.html is answered
+    on it; None when the process dies first or after 10 s."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 10 and proc.poll() is None:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            time.sleep(0.001)
+            continue
+        t_conn = time.perf_counter()
+        with s:
+            s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            ok = s.recv(64).startswith(b"HTTP/1.1 200")
+        return t_conn, (time.perf_counter() if ok else None)
+    return None
+
+
+def stop(proc):
+    """SIGTERM to the server's process group, SIGKILL after 5 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # leftovers (workers)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def cmd_startup(jsonl, server, port, n, out, dashdash, *cmd):
+    port, conns, answers, current = int(port), [], [], []
+    # run.sh's cleanup stops this helper with SIGTERM: take the server along.
+    signal.signal(signal.SIGTERM, lambda *_: (current and stop(current[0]), sys.exit(143)))
+    os.sched_setaffinity(0, {1})  # the poller on CPU 1, the server on CPU 0
+    with open(out, "ab") as log:
+        for _ in range(int(n)):
+            t0 = time.perf_counter()
+            current[:] = [subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
+                                           preexec_fn=lambda: os.sched_setaffinity(0, {0}))]
+            got = first_contact(port, current[0])
+            stop(current.pop())
+            if got is None:
+                sys.exit(f"{server} did not accept a connection within 10 s")
+            conns.append((got[0] - t0) * 1e3)
+            if got[1] is not None:
+                answers.append((got[1] - t0) * 1e3)
+    res = {"server": server, "case": "startup", "starts": len(conns),
+           "connect_ms": statistics.median(conns),
+           "response_ms": statistics.median(answers) if len(answers) == len(conns) else None}
+    append(jsonl, res)
+    print(f"[bench] {server:8} startup       first connection {res['connect_ms']:.1f} ms, "
+          f"first response {res['response_ms'] or 0:.1f} ms (medians of {len(conns)})",
+          file=sys.stderr)
+
+
+# ---------------------------------------------------------------- wrk, h2load
 
 UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
@@ -217,6 +302,25 @@ def parse_wrk(text):
     return res
 
 
+def parse_h2load(text):
+    """h2load's summary, in parse_wrk's keys."""
+    m = re.search(r"finished in ([\d.]+)(us|ms|s)\b, ([\d.]+) req/s, ([\d.]+)([KMGT]?)B/s", text)
+    if not m:
+        raise ValueError("no 'finished in' line in h2load output")
+    res = {"seconds": float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)],
+           "rps": float(m.group(3)), "bytes_per_s": float(m.group(4)) * UNITS[m.group(5)]}
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+                  r"(\d+) errored, (\d+) timeout", text)
+    res["requests"] = int(m.group(1)) if m else 0
+    res["socket_errors"] = dict(zip(["failed", "errored", "timeout"],
+                                    map(int, m.groups()[1:]))) if m else {}
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    res["non_2xx"] = int(m.group(3)) + int(m.group(4)) if m else 0
+    m = re.search(r"Application protocol: (\S+)", text)
+    res["protocol"] = m.group(1) if m else None
+    return res
+
+
 def append(jsonl, obj):
     with open(jsonl, "a") as f:
         f.write(json.dumps(obj) + "\n")
@@ -236,7 +340,8 @@ def children_cpu_s(times_file):
 def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=None,
                sys0=None, sys1=None):
     with open(wrkout) as f:
-        res = parse_wrk(f.read())
+        text = f.read()
+    res = parse_h2load(text) if text.lstrip().startswith("starting benchmark") else parse_wrk(text)
     cpu_s = (int(t1) - int(t0)) / CLK_TCK
     res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm))
     res["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"] if res["requests"] else None

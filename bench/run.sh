@@ -7,7 +7,8 @@
 #   BENCH_SECONDS=10      duration of each measured run
 #   BENCH_WARMUP=2        duration of the warm-up run before each measured run
 #   BENCH_SERVERS="nginx lighttpd marmoset"   servers to measure (others show n/a)
-#   BENCH_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50"
+#   BENCH_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50
+#                1k-ka-50-w2 h2-1k startup"
 #   BENCH_BUILD=1         0: do not run `cargo build --release`
 #   BENCH_MARMOSET=PATH   marmoset binary (default: target/release/marmoset)
 #   BENCH_KEEP=0          1: keep the temp dir (configs, logs, raw wrk output)
@@ -15,10 +16,13 @@
 #   BENCH_QUIET_WAIT=30   less than this % of a CPU (this many seconds at most);
 #   BENCH_RETRIES=2       run again (this many times at most) when it used more
 #                         during the run; the quietest try is reported
+#   BENCH_H2_REQUESTS=200000   requests h2load makes in h2-1k
+#   BENCH_STARTS=10       starts timed in the startup case (the median is reported)
 #
 # Every server runs in the foreground from this script, alone, pinned to CPU 0,
-# on a loopback port; wrk runs pinned to CPU 1 with one thread. Every server
-# started here is stopped on exit, whatever happens.
+# on a loopback port; wrk (or h2load) runs pinned to CPU 1 with one thread.
+# Exception: 1k-ka-50-w2 runs two workers per server and pins nothing. Every
+# server started here is stopped on exit, whatever happens.
 
 set -euo pipefail
 
@@ -29,7 +33,7 @@ HELPER=(python3 "$HERE/helper.py")
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 SERVERS=${BENCH_SERVERS:-"nginx lighttpd marmoset"}
-ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50"
+ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
 CASES=${BENCH_CASES:-$ALL_CASES}
 BUILD=${BENCH_BUILD:-1}
 MARMOSET_BIN=${BENCH_MARMOSET:-$ROOT/target/release/marmoset}
@@ -37,6 +41,8 @@ KEEP=${BENCH_KEEP:-0}
 RETRIES=${BENCH_RETRIES:-2}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
+H2_REQUESTS=${BENCH_H2_REQUESTS:-200000}
+STARTS=${BENCH_STARTS:-10}
 
 WORK=""
 STARTED_PIDS=()
@@ -91,36 +97,56 @@ cleanup() {
 
 # ------------------------------------------------------------------ setup
 
-# Install nginx, lighttpd and wrk from Debian when missing, without letting
-# the packages start them as system services (policy-rc.d says no).
-install_tools() {
-    local missing=() policy=/usr/sbin/policy-rc.d
-    command -v wrk >/dev/null || missing+=(wrk)
-    command -v lighttpd >/dev/null || [[ -x /usr/sbin/lighttpd ]] || missing+=(lighttpd)
-    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-    command -v taskset >/dev/null || missing+=(util-linux)
-    ((${#missing[@]})) || return 0
-    [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; install them (apt-get install ${missing[*]})"
-    log "installing ${missing[*]} (services are not started)"
+# apt-get install PACKAGES, without letting them start services (policy-rc.d
+# says no); `nginx` means nginx-light. Returns 1 when it fails.
+apt_install() {
+    local policy=/usr/sbin/policy-rc.d ok=0
+    log "installing $* (services are not started)"
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
         POLICY_MADE=$policy
     fi
-    local pkgs=("${missing[@]/#nginx/nginx-light}") ok=0
+    local pkgs=("${@/#nginx/nginx-light}")
     export DEBIAN_FRONTEND=noninteractive
-    if apt-get install -y --no-install-recommends "${pkgs[@]}" >"$WORK/apt.log" 2>&1; then
+    if apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$WORK/apt.log" 2>&1; then
         ok=1
     elif apt-get update >>"$WORK/apt.log" 2>&1 &&
         { apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$WORK/apt.log" 2>&1 ||
-            apt-get install -y --no-install-recommends "${missing[@]}" >>"$WORK/apt.log" 2>&1; }; then
+            apt-get install -y --no-install-recommends "$@" >>"$WORK/apt.log" 2>&1; }; then
         ok=1
     fi
     if [[ -n $POLICY_MADE ]]; then
         rm -f "$POLICY_MADE"
         POLICY_MADE=""
     fi
-    ((ok)) || { tail -20 "$WORK/apt.log" >&2; die "apt-get install failed"; }
+    ((ok))
+}
+
+# Install nginx, lighttpd and wrk from Debian when missing; for h2-1k also
+# h2load and lighttpd's TLS module, whose absence only makes that case n/a.
+install_tools() {
+    local missing=() optional=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v lighttpd >/dev/null || [[ -x /usr/sbin/lighttpd ]] || missing+=(lighttpd)
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v taskset >/dev/null || missing+=(util-linux)
+    if [[ " $CASES " == *" h2-1k "* ]]; then
+        command -v h2load >/dev/null || optional+=(nghttp2-client)
+        command -v openssl >/dev/null || optional+=(openssl)
+        [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || optional+=(lighttpd-mod-openssl)
+    fi
+    if ((${#missing[@]} + ${#optional[@]})) && [[ $(id -u) != 0 ]]; then
+        die "missing ${missing[*]} ${optional[*]}; install them (apt-get install ...)"
+    fi
+    if ((${#missing[@]})) && ! apt_install "${missing[@]}"; then
+        tail -20 "$WORK/apt.log" >&2
+        die "apt-get install failed"
+    fi
+    if ((${#optional[@]})) && ! apt_install "${optional[@]}"; then
+        tail -5 "$WORK/apt.log" >&2
+        log "could not install ${optional[*]}: h2-1k may read n/a"
+    fi
 }
 
 build_marmoset() {
@@ -157,12 +183,46 @@ EOF
     chmod 644 "$DOCROOT"/*
 }
 
-# Fill a template from bench/conf with this run's paths and port.
-write_conf() { # name port -> path
-    local name=$1 port=$2 out="$WORK/$1.conf"
-    sed -e "s|@WORK@|$WORK|g" -e "s|@DOCROOT@|$DOCROOT|g" -e "s|@PORT@|$port|g" \
-        -e "s|@NOFILE@|$(ulimit -n)|g" \
-        "$HERE/conf/$name.conf.in" >"$out"
+# A self-signed P-256 certificate for h2-1k, in the temp dir.
+make_cert() {
+    [[ -e $WORK/cert.pem ]] && return 0
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >"$WORK/openssl.log" 2>&1
+}
+
+# What a config variant changes in a template (sets WORKERS LISTEN GLOBAL TLS):
+# plain = one worker, HTTP/1.1; w2 = two workers; tls = HTTPS with HTTP/2.
+variant_conf() { # name variant
+    local cert=$WORK/cert.pem key=$WORK/key.pem
+    WORKERS=1 LISTEN="" GLOBAL="" TLS=""
+    case $1:$2 in
+        nginx:w2) WORKERS=2 ;;
+        lighttpd:w2) GLOBAL="server.max-worker = 2" ;;
+        marmoset:w2) GLOBAL='mode = "threads"; workers = 2;' ;;
+        nginx:tls) LISTEN=" ssl http2" TLS="ssl_certificate $cert; ssl_certificate_key $key;" ;;
+        lighttpd:tls)
+            TLS=$(printf '%s\n' 'server.modules += ( "mod_openssl" )' 'ssl.engine = "enable"' \
+                "ssl.pemfile = \"$cert\"" "ssl.privkey = \"$key\"" \
+                'server.feature-flags += ( "server.h2proto" => "enable" )')
+            ;;
+        marmoset:tls) TLS="tls = { crtfile = \"$cert\"; keyfile = \"$key\"; };" ;;
+    esac
+}
+
+# Fill a template from bench/conf with this run's paths, port and variant.
+write_conf() { # name port variant -> path
+    local out="$WORK/$1-$3.conf" text
+    variant_conf "$1" "$3"
+    text=$(<"$HERE/conf/$1.conf.in")
+    text=${text//@WORK@/$WORK}
+    text=${text//@DOCROOT@/$DOCROOT}
+    text=${text//@PORT@/$2}
+    text=${text//@NOFILE@/$(ulimit -n)}
+    text=${text//@WORKERS@/$WORKERS}
+    text=${text//@LISTEN@/$LISTEN}
+    text=${text//\#@GLOBAL@/$GLOBAL}
+    text=${text//\#@TLS@/$TLS}
+    printf '%s\n' "$text" >"$out"
     echo "$out"
 }
 
@@ -176,37 +236,38 @@ version_of() {
 
 # ------------------------------------------------------------------ servers
 
-# Start a server on CPU 0; sets SERVER_PID. Returns 1 when it does not listen.
-start_server() { # name port
-    local name=$1 port=$2 conf
-    conf=$(write_conf "$name" "$port")
-    case $name in
-        nginx)
-            mkdir -p "$WORK/nginx-tmp"
-            taskset -c 0 nginx -p "$WORK/" -e "$WORK/nginx-error.log" -c "$conf" \
-                >"$WORK/nginx.out" 2>&1 &
-            ;;
-        lighttpd)
-            taskset -c 0 lighttpd -D -f "$conf" >"$WORK/lighttpd.out" 2>&1 &
-            ;;
-        marmoset)
-            MARMOSET_LOG=warn taskset -c 0 "$MARMOSET_BIN" -f "$conf" -p "$WORK/marmoset.pid" \
-                >"$WORK/marmoset.out" 2>&1 &
-            ;;
+# The command that runs a server in the foreground on a config (sets CMD).
+server_cmd() { # name conf
+    case $1 in
+        nginx) CMD=(nginx -p "$WORK/" -e "$WORK/nginx-error.log" -c "$2") ;;
+        lighttpd) CMD=(lighttpd -D -f "$2") ;;
+        marmoset) CMD=("$MARMOSET_BIN" -f "$2" -p "$WORK/marmoset.pid") ;;
     esac
+}
+
+# Start a server, on CPU 0 unless the variant is w2; sets SERVER_PID.
+# Returns 1 when it does not listen.
+start_server() { # name port variant
+    local name=$1 port=$2 pin=(taskset -c 0)
+    [[ $3 != w2 ]] || pin=()
+    [[ $3 != tls ]] || make_cert || { log "openssl could not make a certificate"; return 1; }
+    mkdir -p "$WORK/nginx-tmp"
+    server_cmd "$name" "$(write_conf "$name" "$port" "$3")"
+    "${pin[@]}" "${CMD[@]}" >"$WORK/$name.out" 2>&1 &
     SERVER_PID=$!
     STARTED_PIDS+=("$SERVER_PID")
     if ! "${HELPER[@]}" wait "$port" "$SERVER_PID" 10; then
-        log "$name did not start listening on 127.0.0.1:$port:"
+        log "$name ($3) did not start listening on 127.0.0.1:$port:"
         tail -20 "$WORK/$name.out" "$WORK/$name-error.log" 2>/dev/null >&2 || true
         stop_pid "$SERVER_PID"
         return 1
     fi
 }
 
-# wrk arguments and URL path for a case id.
-case_args() { # case -> sets WRK_ARGS, WRK_PATH, WRK_TAIL
-    WRK_TAIL=()
+# Load tool, its arguments and the URL path for a case id: sets TOOL, WRK_ARGS,
+# WRK_PATH, WRK_TAIL and PIN (the client's CPU).
+case_args() { # case
+    TOOL=wrk WRK_TAIL=() PIN=(taskset -c 1)
     case $1 in
         1k-ka-50) WRK_ARGS=(-c50) WRK_PATH=/1k.html ;;
         1k-ka-500) WRK_ARGS=(-c500) WRK_PATH=/1k.html ;;
@@ -214,15 +275,24 @@ case_args() { # case -> sets WRK_ARGS, WRK_PATH, WRK_TAIL
         1m-ka-50) WRK_ARGS=(-c50) WRK_PATH=/1m.bin ;;
         404-ka-50) WRK_ARGS=(-c50) WRK_PATH=/missing.html ;;
         1k-pipe16-50) WRK_ARGS=(-c50 -s "$HERE/pipeline.lua") WRK_PATH=/1k.html WRK_TAIL=(-- 16) ;;
+        1k-ka-50-w2) WRK_ARGS=(-c50) WRK_PATH=/1k.html PIN=() ;;
+        h2-1k) TOOL=h2load WRK_ARGS=(-c50 -m10) WRK_PATH=/1k.html ;;
         *) die "unknown case $1 (known: $ALL_CASES)" ;;
     esac
 }
 
-# wrk in the background + `wait`, so that a signal to this script is handled
-# at once (bash runs traps only between foreground commands).
-run_wrk() { # seconds port out
-    taskset -c 1 wrk -t1 -d"$1s" --timeout 5s --latency "${WRK_ARGS[@]}" \
-        "http://127.0.0.1:$2$WRK_PATH" "${WRK_TAIL[@]}" >"$3" 2>&1 &
+# The load tool in the background + `wait`, so that a signal to this script is
+# handled at once (bash runs traps only between foreground commands). wrk runs
+# for SECONDS; h2load makes H2_REQUESTS requests (a tenth for the warm-up).
+run_load() { # seconds port out [warmup]
+    if [[ $TOOL == h2load ]]; then
+        local n=$H2_REQUESTS
+        [[ -z ${4:-} ]] || n=$((n / 10))
+        "${PIN[@]}" h2load -t1 -n"$n" "${WRK_ARGS[@]}" "https://127.0.0.1:$2$WRK_PATH" >"$3" 2>&1 &
+    else
+        "${PIN[@]}" wrk -t1 -d"$1s" --timeout 5s --latency "${WRK_ARGS[@]}" \
+            "http://127.0.0.1:$2$WRK_PATH" "${WRK_TAIL[@]}" >"$3" 2>&1 &
+    fi
     WRK_PID=$!
     local rc=0
     wait "$WRK_PID" || rc=$?
@@ -240,21 +310,21 @@ wait_quiet() {
     ((i < 2)) || log "waited ${i}s for the machine to be quiet"
 }
 
-# One measured run of a case: warm-up, then wrk with CPU readings around it.
+# One measured run of a case: warm-up, then the load with CPU readings around it.
 # Sets OTHER to the % of a CPU that other processes used meanwhile (999: no result).
 measure_case() { # name port case try
     local name=$1 port=$2 case=$3 try=$4 t0 t1 s0 s1 rss hwm out
     OTHER=999
     case_args "$case"
-    out="$WORK/wrk-$name-$case.$try.txt"
+    out="$WORK/$TOOL-$name-$case.$try.txt"
     if ((WARMUP > 0)); then
-        run_wrk "$WARMUP" "$port" "$out" || true
+        run_load "$WARMUP" "$port" "$out" warmup || true
     fi
     t0=$("${HELPER[@]}" cpu "$SERVER_PID")
     s0=$("${HELPER[@]}" systicks)
-    times >"$WORK/times0" # this shell's reaped children: wrk's own CPU time
-    if ! run_wrk "$DURATION" "$port" "$out"; then
-        log "$name / $case: wrk failed: $(tail -3 "$out")"
+    times >"$WORK/times0" # this shell's reaped children: the client's own CPU time
+    if ! run_load "$DURATION" "$port" "$out"; then
+        log "$name / $case: $TOOL failed: $(tail -3 "$out")"
     fi
     times >"$WORK/times1"
     s1=$("${HELPER[@]}" systicks)
@@ -264,42 +334,130 @@ measure_case() { # name port case try
     printf '[bench] %-8s %-13s ' "$name" "$case" >&2
     OTHER=$("${HELPER[@]}" record "$RESULTS" "$name" "$case" "$out" "$t0" "$t1" "$hwm" \
         "$WORK/times0" "$WORK/times1" "$s0" "$s1") ||
-        { log "$name / $case: could not read wrk output"; OTHER=999; }
+        { log "$name / $case: could not read $TOOL output"; OTHER=999; }
+}
+
+# A case with its retries on a busy machine. Returns 1 when the server died.
+run_case() { # name port case
+    local try
+    for ((try = 1; try <= 1 + RETRIES; try++)); do
+        # The machine is shared: wait (a while) for other work to calm down.
+        wait_quiet
+        measure_case "$1" "$2" "$3" "$try"
+        if ! [[ -d /proc/$SERVER_PID ]]; then
+            log "$1 died during $3"
+            "${HELPER[@]}" note "$RESULTS" "$1" "status-$3" "died during $3"
+            return 1
+        fi
+        ((OTHER > QUIET_PCT && OTHER < 999)) || break
+        ((try > RETRIES)) || log "other processes used ${OTHER}% of a CPU: running $3 again"
+    done
+}
+
+# Facts taken once per server on the plain variant: version, idle RSS, sanity check.
+note_plain() { # name port
+    local rss hwm bad
+    "${HELPER[@]}" note "$RESULTS" "$1" version "$(version_of "$1")"
+    sleep 0.5
+    read -r rss hwm < <("${HELPER[@]}" rss "$SERVER_PID")
+    "${HELPER[@]}" note "$RESULTS" "$1" idle_rss_kib "$rss"
+    log "$1: pid $SERVER_PID, idle RSS $rss KiB"
+    if ! bad=$("${HELPER[@]}" check "$2" 2>&1); then
+        log "$1: sanity check failed: $bad"
+        "${HELPER[@]}" note "$RESULTS" "$1" check "$bad"
+    fi
+}
+
+# The cases of one config variant (see variant_conf), on one server start.
+bench_variant() { # name port variant cases...
+    local name=$1 port=$2 variant=$3 case
+    shift 3
+    if [[ $variant == tls ]] && ! command -v h2load >/dev/null; then
+        "${HELPER[@]}" note "$RESULTS" "$name" status-h2 "h2-1k: no h2load (Debian nghttp2-client)"
+        return 0
+    fi
+    if ! start_server "$name" "$port" "$variant"; then
+        "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
+            "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
+        return 0
+    fi
+    if [[ $variant == plain ]]; then
+        note_plain "$name" "$port"
+    elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "$port" tls >/dev/null 2>&1; then
+        "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
+    fi
+    for case in "$@"; do
+        run_case "$name" "$port" "$case" || return 0
+    done
+    stop_pid "$SERVER_PID"
+}
+
+# Exec to first accepted connection and first response, STARTS times, plain config.
+# The helper starts and stops the server itself; it runs in the background so
+# that cleanup can stop it (and the server it started) on a signal.
+measure_startup() { # name port
+    local pid
+    server_cmd "$1" "$(write_conf "$1" "$2" plain)"
+    wait_quiet
+    "${HELPER[@]}" startup "$RESULTS" "$1" "$2" "$STARTS" "$WORK/$1-startup.out" -- "${CMD[@]}" &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    wait "$pid" || "${HELPER[@]}" note "$RESULTS" "$1" status-startup "start-up timing failed"
+    stop_pid "$pid"
+}
+
+# The cases of one variant among BENCH_CASES, in order.
+cases_of() { # variant
+    local c v
+    for c in $CASES; do
+        case $c in
+            1k-ka-50-w2) v=w2 ;;
+            h2-1k) v=tls ;;
+            startup) v=none ;;
+            *) v=plain ;;
+        esac
+        [[ $v != "$1" ]] || printf '%s ' "$c"
+    done
 }
 
 bench_server() { # name port
-    local name=$1 port=$2 case rss hwm try other
+    local name=$1 port=$2 variant cases
     log "== $name on 127.0.0.1:$port"
-    if ! start_server "$name" "$port"; then
-        "${HELPER[@]}" note "$RESULTS" "$name" status "did not start (its output is above; BENCH_KEEP=1 keeps its log)"
-        return 0
-    fi
-    "${HELPER[@]}" note "$RESULTS" "$name" version "$(version_of "$name")"
-    sleep 0.5
-    read -r rss hwm < <("${HELPER[@]}" rss "$SERVER_PID")
-    "${HELPER[@]}" note "$RESULTS" "$name" idle_rss_kib "$rss"
-    log "$name: pid $SERVER_PID, idle RSS $rss KiB"
-    local bad
-    if ! bad=$("${HELPER[@]}" check "$port" 2>&1); then
-        log "$name: sanity check failed: $bad"
-        "${HELPER[@]}" note "$RESULTS" "$name" check "$bad"
-    fi
-    for case in $CASES; do
-        for ((try = 1; try <= 1 + RETRIES; try++)); do
-            # The machine is shared: wait (a while) for other work to calm down.
-            wait_quiet
-            measure_case "$name" "$port" "$case" "$try"
-            other=$OTHER
-            if ! [[ -d /proc/$SERVER_PID ]]; then
-                log "$name died during $case"
-                "${HELPER[@]}" note "$RESULTS" "$name" status "died during $case"
-                return 0
-            fi
-            ((other > QUIET_PCT && other < 999)) || break
-            ((try > RETRIES)) || log "other processes used ${other}% of a CPU: running $case again"
-        done
+    for variant in plain w2 tls; do
+        read -r -a cases <<<"$(cases_of "$variant")"
+        ((${#cases[@]} == 0)) || bench_variant "$name" "$port" "$variant" "${cases[@]}"
     done
-    stop_pid "$SERVER_PID"
+    [[ -z $(cases_of none) ]] || measure_startup "$name" "$port"
+}
+
+# The run's facts for the report header: machine, command line, tool versions.
+write_meta() { # busy_before
+    local cmd="" var
+    for var in $(compgen -e | grep '^BENCH_' | sort || true); do
+        if [[ ${!var} == *" "* ]]; then
+            cmd+="$var=\"${!var}\" "
+        else
+            cmd+="$var=${!var} "
+        fi
+    done
+    cmd+="bench/run.sh"
+    python3 - "$WORK/meta.json" "$cmd" "$DURATION" "$WARMUP" "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')" \
+        "$1" "$(h2load --version 2>/dev/null | awk '{print $NF; exit}')" <<'EOF'
+import json, os, platform, subprocess, sys, time
+cpu = "unknown"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+out, cmd, seconds, warmup, wrk, busy_before, h2load = sys.argv[1:]
+json.dump({
+    "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
+    "cpu": cpu, "kernel": platform.release(), "command": cmd,
+    "seconds": seconds, "warmup": warmup, "wrk": wrk, "h2load": h2load,
+    "busy_before": busy_before,
+}, open(out, "w"))
+EOF
 }
 
 # ------------------------------------------------------------------ main
@@ -312,6 +470,8 @@ main() {
     esac
     [[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "BENCH_SECONDS must be a positive integer"
     [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be an integer"
+    [[ $H2_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_H2_REQUESTS must be a positive integer"
+    [[ $STARTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_STARTS must be a positive integer"
     local c
     for c in $CASES; do
         [[ " $ALL_CASES " == *" $c "* ]] || die "unknown case $c (known: $ALL_CASES)"
@@ -327,6 +487,7 @@ main() {
     : >"$RESULTS"
 
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    export MARMOSET_LOG=warn # no access log, like the others
     log "open files limit: $(ulimit -n)"
 
     install_tools
@@ -351,32 +512,7 @@ main() {
         bench_server "$name" "$port"
     done
 
-    local cmd="" var
-    for var in $(compgen -e | grep '^BENCH_' | sort || true); do
-        if [[ ${!var} == *" "* ]]; then
-            cmd+="$var=\"${!var}\" "
-        else
-            cmd+="$var=${!var} "
-        fi
-    done
-    cmd+="bench/run.sh"
-    python3 - "$WORK/meta.json" "$cmd" "$DURATION" "$WARMUP" "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')" \
-        "$busy_before" <<'EOF'
-import json, os, platform, subprocess, sys, time
-cpu = "unknown"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-out, cmd, seconds, warmup, wrk, busy_before = sys.argv[1:]
-json.dump({
-    "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
-    "cpu": cpu, "kernel": platform.release(), "command": cmd,
-    "seconds": seconds, "warmup": warmup, "wrk": wrk,
-    "busy_before": busy_before,
-}, open(out, "w"))
-EOF
+    write_meta "$busy_before"
     "${HELPER[@]}" report "$RESULTS" "$WORK/meta.json"
 }
 
