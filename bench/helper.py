@@ -251,7 +251,11 @@ def stop(proc):
 def cmd_startup(jsonl, server, port, n, out, dashdash, *cmd):
     port, conns, answers, current = int(port), [], [], []
     # run.sh's cleanup stops this helper with SIGTERM: take the server along.
-    signal.signal(signal.SIGTERM, lambda *_: (current and stop(current[0]), sys.exit(143)))
+    def on_term(*_):
+        if current:
+            stop(current[0])
+        os._exit(143)
+    signal.signal(signal.SIGTERM, on_term)
     os.sched_setaffinity(0, {1})  # the poller on CPU 1, the server on CPU 0
     with open(out, "ab") as log:
         for _ in range(int(n)):
@@ -268,10 +272,11 @@ def cmd_startup(jsonl, server, port, n, out, dashdash, *cmd):
     res = {"server": server, "case": "startup", "starts": len(conns),
            "connect_ms": statistics.median(conns),
            "response_ms": statistics.median(answers) if len(answers) == len(conns) else None}
+    res["connect_ms_all"] = [round(c, 2) for c in conns]
     append(jsonl, res)
     print(f"[bench] {server:8} startup       first connection {res['connect_ms']:.1f} ms, "
-          f"first response {res['response_ms'] or 0:.1f} ms (medians of {len(conns)})",
-          file=sys.stderr)
+          f"first response {res['response_ms'] or 0:.1f} ms (medians of {len(conns)}; "
+          f"connection {min(conns):.1f}-{max(conns):.1f} ms)", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- wrk, h2load
@@ -318,6 +323,8 @@ def parse_h2load(text):
     res["non_2xx"] = int(m.group(3)) + int(m.group(4)) if m else 0
     m = re.search(r"Application protocol: (\S+)", text)
     res["protocol"] = m.group(1) if m else None
+    m = re.search(r"TLS Protocol: (\S+)\nCipher: (\S+)", text)
+    res["tls"] = f"{m.group(1)} {m.group(2)}" if m else None
     return res
 
 
@@ -341,7 +348,7 @@ def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=Non
                sys0=None, sys1=None):
     with open(wrkout) as f:
         text = f.read()
-    res = parse_h2load(text) if text.lstrip().startswith("starting benchmark") else parse_wrk(text)
+    res = parse_h2load(text) if "finished in" in text else parse_wrk(text)
     cpu_s = (int(t1) - int(t0)) / CLK_TCK
     res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm))
     res["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"] if res["requests"] else None
@@ -406,32 +413,51 @@ def ratio(a, b, metric):
     return f"{a / b:.2f}"
 
 
+def load_rows(case, label, runs):
+    """Rows of one wrk or h2load case."""
+    def val(server, key, scale=1.0):
+        r = runs.get((server, case))
+        if r is None or r.get(key) is None:
+            return None
+        return r[key] * scale
+    rows = [(label, "req/s (higher is better)", {s: val(s, "rps") for s in SERVERS}, 0)]
+    if case.startswith("1m"):
+        rows.append((label, "MiB/s (higher is better)",
+                     {s: val(s, "bytes_per_s", 1 / 2**20) for s in SERVERS}, 1))
+    rows.append((label, "CPU us/req (lower is better)",
+                 {s: val(s, "cpu_us_per_req") for s in SERVERS}, 2))
+    rows.append((label, "server CPU % (of 1 core)", {s: val(s, "cpu_pct") for s in SERVERS}, 0))
+    client = "h2load" if case.startswith("h2") else "wrk"
+    rows.append((label, f"{client} CPU % (near 100: client-bound)",
+                 {s: val(s, "wrk_cpu_pct") for s in SERVERS}, 0))
+    if case in OWN_CONFIG:
+        rows.append((label, "peak RSS MiB (lower is better)",
+                     {s: val(s, "hwm_kib", 1 / 1024) for s in SERVERS}, 1))
+    return rows
+
+
+def startup_rows(label, runs):
+    def val(server, key):
+        return runs.get((server, "startup"), {}).get(key)
+    return [(label, "exec to first connection, ms (lower is better)",
+             {s: val(s, "connect_ms") for s in SERVERS}, 1),
+            (label, "exec to first response, ms (lower is better)",
+             {s: val(s, "response_ms") for s in SERVERS}, 1)]
+
+
 def build_rows(runs, notes):
     """Rows of (case label, metric label, {server: value}, digits)."""
     rows = []
     for case, label in CASES:
         if not any((s, case) in runs for s in SERVERS):
             continue  # not run (BENCH_CASES)
-
-        def val(server, key, scale=1.0):
-            r = runs.get((server, case))
-            if r is None or r.get(key) is None:
-                return None
-            return r[key] * scale
-        rows.append((label, "req/s (higher is better)", {s: val(s, "rps") for s in SERVERS}, 0))
-        if case.startswith("1m"):
-            rows.append((label, "MiB/s (higher is better)",
-                         {s: val(s, "bytes_per_s", 1 / 2**20) for s in SERVERS}, 1))
-        rows.append((label, "CPU us/req (lower is better)",
-                     {s: val(s, "cpu_us_per_req") for s in SERVERS}, 2))
-        rows.append((label, "server CPU % (of 1 core)", {s: val(s, "cpu_pct") for s in SERVERS}, 0))
-        rows.append((label, "wrk CPU % (near 100: client-bound)",
-                     {s: val(s, "wrk_cpu_pct") for s in SERVERS}, 0))
+        rows += startup_rows(label, runs) if case == "startup" else load_rows(case, label, runs)
     idle = {s: (float(notes[s]["idle_rss_kib"]) / 1024 if "idle_rss_kib" in notes.get(s, {}) else None)
             for s in SERVERS}
     peak = {}
     for s in SERVERS:
-        hwms = [r["hwm_kib"] for (srv, _), r in runs.items() if srv == s]
+        hwms = [r["hwm_kib"] for (srv, case), r in runs.items()
+                if srv == s and "hwm_kib" in r and case not in OWN_CONFIG]
         peak[s] = max(hwms) / 1024 if hwms else None
     rows.append(("memory", "idle RSS MiB (lower is better)", idle, 1))
     rows.append(("memory", "peak RSS MiB (lower is better)", peak, 1))
@@ -470,12 +496,16 @@ def md_table(rows):
 def problems(runs, notes):
     out = []
     for s in SERVERS:
-        n = notes.get(s, {})
-        if n.get("status"):
-            out.append(f"{s}: {n['status']}")
-        if n.get("check"):
-            out.append(f"{s}: sanity check failed: {n['check']}")
+        for key, value in sorted(notes.get(s, {}).items()):
+            if key.startswith("status"):
+                out.append(f"{s}: {value}")
+            elif key.startswith("check"):
+                out.append(f"{s}: sanity check failed: {value}")
     for (s, case), r in sorted(runs.items()):
+        if case == "startup":
+            continue
+        if case.startswith("h2") and r.get("protocol") != "h2":
+            out.append(f"{s} / {case}: h2load negotiated {r.get('protocol')}, not h2")
         if r.get("other_cpu_pct", 0) > 15:
             out.append(f"{s} / {case}: other processes used {r['other_cpu_pct']:.0f}% of a CPU "
                        "during the run (noisy figure)")
@@ -483,7 +513,7 @@ def problems(runs, notes):
             out.append(f"{s} / {case}: the hypervisor stole {r['steal_pct']:.0f}% of a CPU")
         errs = {k: v for k, v in r.get("socket_errors", {}).items() if v}
         if errs:
-            out.append(f"{s} / {case}: wrk socket errors {errs}")
+            out.append(f"{s} / {case}: client errors {errs}")
         if r.get("non_2xx") and not case.startswith("404"):
             out.append(f"{s} / {case}: {r['non_2xx']} non-2xx responses")
         if case.startswith("404") and r.get("non_2xx", 0) < r["requests"]:
@@ -496,11 +526,16 @@ def peak_cases(runs):
     out = []
     for s in SERVERS:
         mine = [(i, case, runs[(s, case)]["hwm_kib"]) for i, (case, _) in enumerate(CASES)
-                if (s, case) in runs]
+                if (s, case) in runs and case not in OWN_CONFIG and case != "startup"]
         if mine:
             top = max(h for _, _, h in mine)
             out.append(f"{s} {next(c for _, c, h in mine if h == top)}")
     return ", ".join(out)
+
+
+def tls_line(runs):
+    """What h2load negotiated with each server (TLS version, cipher)."""
+    return ", ".join(f"{s} {runs[(s, 'h2-1k')].get('tls')}" for s in SERVERS if (s, "h2-1k") in runs)
 
 
 def cmd_report(jsonl, meta_json):
@@ -520,6 +555,8 @@ def cmd_report(jsonl, meta_json):
     peaks = peak_cases(runs)
     if peaks:
         print("\nPeak RSS first reached during: " + peaks)
+    if tls_line(runs):
+        print("h2-1k negotiated: " + tls_line(runs))
     if probs:
         print("\nProblems:")
         for p in probs:
@@ -533,7 +570,11 @@ def cmd_report(jsonl, meta_json):
     print(f"- command: `{meta['command']}`")
     print(f"- {meta['seconds']} s per run after a {meta['warmup']} s warm-up; server pinned to CPU 0, "
           f"`wrk -t1` pinned to CPU 1; one worker/process per server; no access log")
-    print(f"- versions: {versions}, {meta['wrk']}")
+    print("- except: 1k-ka-50-w2 runs 2 workers per server with nothing pinned; h2-1k is "
+          "`h2load -t1 -c50 -m10 -D SECONDS` over TLS (self-signed P-256 certificate) pinned to "
+          "CPU 1; startup is the median over starts of exec to first connection / response")
+    print(f"- versions: {versions}, {meta['wrk']}"
+          + (f", h2load {meta['h2load']}" if meta.get("h2load") else ""))
     others = [r["other_cpu_pct"] for r in runs.values() if r.get("other_cpu_pct") is not None]
     if others:
         span = (f"{max(others):.0f}%" if round(min(others)) == round(max(others))
@@ -544,6 +585,10 @@ def cmd_report(jsonl, meta_json):
           f"for CPU µs/request and RSS lower is better")
     print()
     print(md_table(rows).replace("CPU us/req", "CPU µs/req"))
+    tls = tls_line(runs)
+    if tls:
+        print()
+        print(f"h2-1k negotiated: {tls}.")
     if peaks:
         print()
         print(f"Peak RSS first reached during: {peaks}.")
@@ -560,7 +605,7 @@ def main(argv):
         "freeport": cmd_freeport, "cpu": cmd_cpu, "rss": cmd_rss, "tree": cmd_tree,
         "wait": cmd_wait, "check": cmd_check, "record": cmd_record, "note": cmd_note,
         "report": cmd_report, "systicks": cmd_systicks, "busy": cmd_busy,
-
+        "startup": cmd_startup,
     }
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)

@@ -16,7 +16,6 @@
 #   BENCH_QUIET_WAIT=30   less than this % of a CPU (this many seconds at most);
 #   BENCH_RETRIES=2       run again (this many times at most) when it used more
 #                         during the run; the quietest try is reported
-#   BENCH_H2_REQUESTS=200000   requests h2load makes in h2-1k
 #   BENCH_STARTS=10       starts timed in the startup case (the median is reported)
 #
 # Every server runs in the foreground from this script, alone, pinned to CPU 0,
@@ -41,7 +40,6 @@ KEEP=${BENCH_KEEP:-0}
 RETRIES=${BENCH_RETRIES:-2}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
-H2_REQUESTS=${BENCH_H2_REQUESTS:-200000}
 STARTS=${BENCH_STARTS:-10}
 
 WORK=""
@@ -66,7 +64,7 @@ stop_pid() {
             sleep 0.1
         done
         for p in "${procs[@]}"; do
-            [[ -d /proc/$p ]] && kill -KILL "$p" 2>/dev/null || true
+            [[ ! -d /proc/$p ]] || kill -KILL "$p" 2>/dev/null || true
         done
     fi
     wait "$pid" 2>/dev/null || true
@@ -169,7 +167,7 @@ build_marmoset() {
 }
 
 make_docroot() {
-    mkdir -p "$DOCROOT"
+    mkdir -p "$DOCROOT" "$WORK/nginx-tmp"
     # 1 KiB of HTML, exactly 1024 bytes.
     python3 - "$DOCROOT/1k.html" <<'EOF'
 import sys
@@ -199,7 +197,11 @@ variant_conf() { # name variant
         nginx:w2) WORKERS=2 ;;
         lighttpd:w2) GLOBAL="server.max-worker = 2" ;;
         marmoset:w2) GLOBAL='mode = "threads"; workers = 2;' ;;
-        nginx:tls) LISTEN=" ssl http2" TLS="ssl_certificate $cert; ssl_certificate_key $key;" ;;
+        nginx:tls)
+            # nginx 1.22 leaves TLS 1.3 off by default; the others offer it.
+            LISTEN=" ssl http2"
+            TLS="ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.2 TLSv1.3;"
+            ;;
         lighttpd:tls)
             TLS=$(printf '%s\n' 'server.modules += ( "mod_openssl" )' 'ssl.engine = "enable"' \
                 "ssl.pemfile = \"$cert\"" "ssl.privkey = \"$key\"" \
@@ -246,12 +248,12 @@ server_cmd() { # name conf
 }
 
 # Start a server, on CPU 0 unless the variant is w2; sets SERVER_PID.
-# Returns 1 when it does not listen.
+# Returns 1 when it does not listen. setsid: lighttpd's master passes SIGTERM on
+# to its whole process group (kill(0, ...)), which must not include this script.
 start_server() { # name port variant
-    local name=$1 port=$2 pin=(taskset -c 0)
-    [[ $3 != w2 ]] || pin=()
+    local name=$1 port=$2 pin=(setsid taskset -c 0)
+    [[ $3 != w2 ]] || pin=(setsid)
     [[ $3 != tls ]] || make_cert || { log "openssl could not make a certificate"; return 1; }
-    mkdir -p "$WORK/nginx-tmp"
     server_cmd "$name" "$(write_conf "$name" "$port" "$3")"
     "${pin[@]}" "${CMD[@]}" >"$WORK/$name.out" 2>&1 &
     SERVER_PID=$!
@@ -282,13 +284,10 @@ case_args() { # case
 }
 
 # The load tool in the background + `wait`, so that a signal to this script is
-# handled at once (bash runs traps only between foreground commands). wrk runs
-# for SECONDS; h2load makes H2_REQUESTS requests (a tenth for the warm-up).
-run_load() { # seconds port out [warmup]
+# handled at once (bash runs traps only between foreground commands).
+run_load() { # seconds port out
     if [[ $TOOL == h2load ]]; then
-        local n=$H2_REQUESTS
-        [[ -z ${4:-} ]] || n=$((n / 10))
-        "${PIN[@]}" h2load -t1 -n"$n" "${WRK_ARGS[@]}" "https://127.0.0.1:$2$WRK_PATH" >"$3" 2>&1 &
+        "${PIN[@]}" h2load -t1 -D"$1" "${WRK_ARGS[@]}" "https://127.0.0.1:$2$WRK_PATH" >"$3" 2>&1 &
     else
         "${PIN[@]}" wrk -t1 -d"$1s" --timeout 5s --latency "${WRK_ARGS[@]}" \
             "http://127.0.0.1:$2$WRK_PATH" "${WRK_TAIL[@]}" >"$3" 2>&1 &
@@ -318,7 +317,7 @@ measure_case() { # name port case try
     case_args "$case"
     out="$WORK/$TOOL-$name-$case.$try.txt"
     if ((WARMUP > 0)); then
-        run_load "$WARMUP" "$port" "$out" warmup || true
+        run_load "$WARMUP" "$port" "$out" || true
     fi
     t0=$("${HELPER[@]}" cpu "$SERVER_PID")
     s0=$("${HELPER[@]}" systicks)
@@ -470,7 +469,6 @@ main() {
     esac
     [[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "BENCH_SECONDS must be a positive integer"
     [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be an integer"
-    [[ $H2_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_H2_REQUESTS must be a positive integer"
     [[ $STARTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_STARTS must be a positive integer"
     local c
     for c in $CASES; do
