@@ -61,7 +61,6 @@ impl Body {
                 file,
                 segments: segments.into(),
                 remaining: len,
-                pos: None,
             }),
         }
     }
@@ -179,21 +178,26 @@ struct FileBody {
     file: File,
     segments: VecDeque<Segment>,
     remaining: u64,
-    /// The file position, when known (reads are sequential within a
-    /// segment, so a seek is needed only at a segment's start).
-    pos: Option<u64>,
 }
 
-/// Read up to `want` bytes at `at` into a fresh buffer, without zeroing it
-/// first (`read_to_end` fills spare capacity directly).
-fn read_chunk(mut file: &File, pos: &mut Option<u64>, at: u64, want: u64) -> io::Result<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    if *pos != Some(at) {
-        file.seek(SeekFrom::Start(at))?;
+/// Read up to `want` bytes at `at` into a fresh buffer: `pread`, so no
+/// seek and no file position to track, into the buffer's spare capacity
+/// (not zeroed first). Short only at the end of the file.
+fn read_chunk(file: &File, at: u64, want: u64) -> io::Result<Vec<u8>> {
+    let want = want as usize;
+    let mut buf = Vec::with_capacity(want);
+    while buf.len() < want {
+        let off = at + buf.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), off) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    let mut buf = Vec::with_capacity(want as usize);
-    let n = file.take(want).read_to_end(&mut buf)?;
-    *pos = Some(at + n as u64);
+    // The allocator may have given more room than asked: what was read
+    // past the segment is not part of it.
+    buf.truncate(want);
     Ok(buf)
 }
 
@@ -218,7 +222,7 @@ impl FileBody {
                 Segment::File { offset, len } => {
                     let want = (*len).min(FILE_CHUNK as u64);
                     let at = *offset;
-                    return Some(match read_chunk(&self.file, &mut self.pos, at, want) {
+                    return Some(match read_chunk(&self.file, at, want) {
                         Ok(buf) if buf.is_empty() => Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             "file shrank while being sent",
