@@ -101,7 +101,7 @@ fn pattern(n: u32, bw: u16, bh: u16, x: u16, y: u16) -> jpeg::Rgb {
     let sx = if pos < span { pos } else { 2 * span - pos } as u16;
     let sy = bars_end.saturating_sub(4) / 2;
     if (sx..sx + 4).contains(&x) && (sy..sy + 4).contains(&y) {
-        return if n % 2 == 0 {
+        return if n.is_multiple_of(2) {
             [255, 255, 255]
         } else {
             [0, 0, 0]

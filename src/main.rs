@@ -77,13 +77,13 @@ fn run(cli: cli::Cli) -> Result<()> {
     for w in &warnings {
         eprintln!("{w}");
     }
-    if let Some(n) = cli.server {
-        if n == 0 || n > config.servers.len() {
-            bail!(
-                "-s {n}: the configuration has {} server(s)",
-                config.servers.len()
-            );
-        }
+    if let Some(n) = cli.server
+        && (n == 0 || n > config.servers.len())
+    {
+        bail!(
+            "-s {n}: the configuration has {} server(s)",
+            config.servers.len()
+        );
     }
     let mode = effective_mode(&cli, config.mode)?;
     if cli.check {
@@ -129,10 +129,10 @@ fn run(cli: cli::Cli) -> Result<()> {
     if let Some(init) = &config.init_d {
         init_d::run(init, "start");
     }
-    if let Some(id) = &identity {
-        if let Err(e) = id.assume() {
-            log::error!("user switch: {e}; keeping the current identity");
-        }
+    if let Some(id) = &identity
+        && let Err(e) = id.assume()
+    {
+        log::error!("user switch: {e}; keeping the current identity");
     }
     if let Some(dir) = &config.chroot {
         log::info!("confined to {}", dir.display());

@@ -26,10 +26,11 @@ impl PidFile {
     /// Open the directory of `path`, refusing when the file names another
     /// live process.
     pub fn open(path: &Path) -> Result<PidFile> {
-        if let Some(pid) = read_pid(path) {
-            if pid != std::process::id() as i32 && sys::alive(pid) {
-                bail!("server already running (pid {pid} in {})", path.display());
-            }
+        if let Some(pid) = read_pid(path)
+            && pid != std::process::id() as i32
+            && sys::alive(pid)
+        {
+            bail!("server already running (pid {pid} in {})", path.display());
         }
         let name = path
             .file_name()

@@ -202,10 +202,10 @@ impl Reloader {
     /// Reload every certificate whose files changed.
     pub fn reload(&self) {
         for (_, slot) in &self.0 {
-            if let Some(t) = current(slot).tls.clone() {
-                if let Err(e) = t.reload() {
-                    log::error!("certificate reload failed, keeping the current one: {e}");
-                }
+            if let Some(t) = current(slot).tls.clone()
+                && let Err(e) = t.reload()
+            {
+                log::error!("certificate reload failed, keeping the current one: {e}");
             }
         }
     }

@@ -330,10 +330,10 @@ fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
 /// `get` is `GET`: Ouistiti compares methods case-insensitively.
 fn normalize_method(req: &mut Request) {
     let m = req.method().as_str();
-    if m.bytes().any(|b| b.is_ascii_lowercase()) {
-        if let Ok(upper) = Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
-            *req.method_mut() = upper;
-        }
+    if m.bytes().any(|b| b.is_ascii_lowercase())
+        && let Ok(upper) = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+    {
+        *req.method_mut() = upper;
     }
 }
 

@@ -77,13 +77,13 @@ pub async fn accept_loop(
             .as_ref()
             .map_or(Verdict::Accept, |f| f.check(&peer));
         if verdict != Verdict::Accept {
-            if verdict == Verdict::Forbid {
-                if let Ok(p) = refusing.clone().try_acquire_owned() {
-                    tokio::spawn(async move {
-                        refuse(stream, FORBIDDEN).await;
-                        drop(p);
-                    });
-                }
+            if verdict == Verdict::Forbid
+                && let Ok(p) = refusing.clone().try_acquire_owned()
+            {
+                tokio::spawn(async move {
+                    refuse(stream, FORBIDDEN).await;
+                    drop(p);
+                });
             }
             continue;
         }

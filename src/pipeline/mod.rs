@@ -245,20 +245,22 @@ fn answered(resp: Response, ctx: &mut RequestCtx, name: &'static str) -> Respons
 fn set_reason(resp: &mut Response) {
     let status = resp.status();
     let phrase = reason_phrase(status);
-    if Some(phrase) != status.canonical_reason() && !phrase.is_empty() {
-        if let Ok(r) = hyper::ext::ReasonPhrase::try_from(phrase.as_bytes()) {
-            resp.extensions_mut().insert(r);
-        }
+    if Some(phrase) != status.canonical_reason()
+        && !phrase.is_empty()
+        && let Ok(r) = hyper::ext::ReasonPhrase::try_from(phrase.as_bytes())
+    {
+        resp.extensions_mut().insert(r);
     }
 }
 
 /// A HEAD response keeps the length of the body it would have had.
 fn strip_body(resp: &mut Response) {
-    if let Some(n) = resp.body().size_hint().exact() {
-        if n > 0 && !resp.headers().contains_key(CONTENT_LENGTH) {
-            resp.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(n));
-        }
+    if let Some(n) = resp.body().size_hint().exact()
+        && n > 0
+        && !resp.headers().contains_key(CONTENT_LENGTH)
+    {
+        resp.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
     *resp.body_mut() = Body::empty();
 }

@@ -147,10 +147,10 @@ struct DaemonGuard(Option<u32>);
 
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            if alive(pid) {
-                unsafe_kill(pid, "KILL");
-            }
+        if let Some(pid) = self.0
+            && alive(pid)
+        {
+            unsafe_kill(pid, "KILL");
         }
     }
 }

@@ -65,10 +65,10 @@ impl Guard {
             t.retain(|_, e| {
                 now.duration_since(e.last) < lockout || e.locked_until.is_some_and(|u| u > now)
             });
-            if t.len() >= MAX_ENTRIES {
-                if let Some(oldest) = t.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k) {
-                    t.remove(&oldest);
-                }
+            if t.len() >= MAX_ENTRIES
+                && let Some(oldest) = t.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k)
+            {
+                t.remove(&oldest);
             }
         }
         let e = t.entry(ip).or_insert(Entry {

@@ -428,10 +428,10 @@ impl Factor {
         let Some(c) = basic::parse(b64) else {
             return Ok(Some(Verdict::Failed(String::new())));
         };
-        if let Storage::Totp(t) = &*self.storage {
-            if !t.is_code(&c.password) {
-                return Ok(None);
-            }
+        if let Storage::Totp(t) = &*self.storage
+            && !t.is_code(&c.password)
+        {
+            return Ok(None);
         }
         if self.guard.locked(ctx.peer.ip()).is_some() {
             return Ok(Some(Verdict::Failed(c.user)));

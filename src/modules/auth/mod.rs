@@ -320,17 +320,17 @@ impl Module for Auth {
         ctx: &'a mut RequestCtx,
     ) -> BoxFuture<'a, Result<Handled, HttpError>> {
         Box::pin(async move {
-            if let Some((i, m)) = &self.mngt {
-                if let Some(target) = mngt::target(&ctx.path).map(str::to_string) {
-                    let satisfied = ctx
-                        .extensions
-                        .get::<Session>()
-                        .map(|s| s.issuers.clone())
-                        .unwrap_or_default();
-                    let f = &self.factors[*i];
-                    let resp = m.serve(req, &target, f, ctx, &satisfied).await;
-                    return Ok(Handled::Served(resp));
-                }
+            if let Some((i, m)) = &self.mngt
+                && let Some(target) = mngt::target(&ctx.path).map(str::to_string)
+            {
+                let satisfied = ctx
+                    .extensions
+                    .get::<Session>()
+                    .map(|s| s.issuers.clone())
+                    .unwrap_or_default();
+                let f = &self.factors[*i];
+                let resp = m.serve(req, &target, f, ctx, &satisfied).await;
+                return Ok(Handled::Served(resp));
             }
             let Some(i) = self
                 .factors

@@ -241,10 +241,10 @@ impl Cgi {
                 ));
             }
         };
-        if let (Some(loc), None) = (&sh.location, sh.status) {
-            if loc.starts_with('/') {
-                return Ok(Outcome::LocalRedirect(loc.clone()));
-            }
+        if let (Some(loc), None) = (&sh.location, sh.status)
+            && loc.starts_with('/')
+        {
+            return Ok(Outcome::LocalRedirect(loc.clone()));
         }
         let body = Output::new(proc, stdout, first, self.timeout, deadline);
         Ok(Outcome::Response(response(sh, Body::wrap(body))?))

@@ -271,10 +271,10 @@ impl http_body::Body for Output {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            if !first.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(first))));
-            }
+        if let Some(first) = this.first.take()
+            && !first.is_empty()
+        {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         if this.proc.is_none() {
             return Poll::Ready(None);

@@ -219,10 +219,10 @@ impl Document {
             let body = listing::json(uri, listing::read(&dir)?, &self.mime);
             return Ok(Some(generated(req, body, "text/json")));
         }
-        if let Some(page) = page {
-            if let Target::File(open) = scope.resolve(&page)? {
-                return Ok(Some(self.file(req, &page, open)));
-            }
+        if let Some(page) = page
+            && let Target::File(open) = scope.resolve(&page)?
+        {
+            return Ok(Some(self.file(req, &page, open)));
         }
         if listing {
             let body = listing::html(uri, listing::read(&dir)?);

@@ -181,22 +181,21 @@ impl Redirect {
                 return r;
             }
             if status == StatusCode::NOT_FOUND {
-                if let Some(page) = &link.defaultpage {
-                    if ctx.path.ends_with('/') {
-                        return redirect(
-                            StatusCode::MOVED_PERMANENTLY,
-                            &format!("{}{page}", ctx.path),
-                        );
-                    }
+                if let Some(page) = &link.defaultpage
+                    && ctx.path.ends_with('/')
+                {
+                    return redirect(
+                        StatusCode::MOVED_PERMANENTLY,
+                        &format!("{}{page}", ctx.path),
+                    );
                 }
-                if let Some(dest) = &link.destination {
-                    if !link
+                if let Some(dest) = &link.destination
+                    && !link
                         .loop_guard
                         .as_ref()
                         .is_some_and(|g| g.is_match(&ctx.path))
-                    {
-                        return redirect(StatusCode::MOVED_PERMANENTLY, dest);
-                    }
+                {
+                    return redirect(StatusCode::MOVED_PERMANENTLY, dest);
                 }
             } else if let Some(dest) = &link.destination {
                 return redirect(link.status.unwrap_or(StatusCode::FOUND), dest);

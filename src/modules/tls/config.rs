@@ -51,15 +51,15 @@ impl TlsConfig {
             protocols: s.str("protocols"),
             generate: s.bool("generate").unwrap_or(false),
         };
-        if let Some(c) = &cfg.ciphers {
-            if let Err(e) = super::suites::parse_suites(c) {
-                s.error("ciphers", Problem::BadValue(e));
-            }
+        if let Some(c) = &cfg.ciphers
+            && let Err(e) = super::suites::parse_suites(c)
+        {
+            s.error("ciphers", Problem::BadValue(e));
         }
-        if let Some(p) = &cfg.protocols {
-            if let Err(e) = super::suites::parse_versions(p) {
-                s.error("protocols", Problem::BadValue(e));
-            }
+        if let Some(p) = &cfg.protocols
+            && let Err(e) = super::suites::parse_versions(p)
+        {
+            s.error("protocols", Problem::BadValue(e));
         }
         match (crtfile, keyfile) {
             (Some(c), Some(k)) => Some(TlsConfig {

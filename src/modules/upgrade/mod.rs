@@ -183,11 +183,11 @@ async fn relay(client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer
     let result = match backend {
         Backend::Stream(mut s) => {
             use tokio::io::AsyncWriteExt;
-            if let Some(p) = preamble {
-                if let Err(e) = s.write_all(&p).await {
-                    log::debug!("{peer}: upgrade server: {e}");
-                    return;
-                }
+            if let Some(p) = preamble
+                && let Err(e) = s.write_all(&p).await
+            {
+                log::debug!("{peer}: upgrade server: {e}");
+                return;
             }
             tokio::io::copy_bidirectional(&mut client, &mut s)
                 .await

@@ -57,16 +57,16 @@ impl UserfilterConfig {
     /// Read the section.
     pub fn from_section(s: &Section<'_>) -> Option<UserfilterConfig> {
         let configuri = s.str("configuri").or_else(|| s.str("urlpath"));
-        if let Some(c) = &configuri {
-            if !c.starts_with('^') {
-                let key = if s.has("configuri") {
-                    "configuri"
-                } else {
-                    "urlpath"
-                };
-                s.error(key, Problem::BadValue(format!("`{c}` must start with `^`")));
-                return None;
-            }
+        if let Some(c) = &configuri
+            && !c.starts_with('^')
+        {
+            let key = if s.has("configuri") {
+                "configuri"
+            } else {
+                "urlpath"
+            };
+            s.error(key, Problem::BadValue(format!("`{c}` must start with `^`")));
+            return None;
         }
         Some(UserfilterConfig {
             span: s.span().clone(),

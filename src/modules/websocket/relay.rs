@@ -71,11 +71,11 @@ pub async fn run(
 ) {
     let packets = backend.is_packet();
     let (mut from_server, mut to_server) = backend.split();
-    if let Some(p) = preamble {
-        if let Err(e) = to_server.write(&p).await {
-            log::debug!("{peer}: websocket server: {e}");
-            return;
-        }
+    if let Some(p) = preamble
+        && let Err(e) = to_server.write(&p).await
+    {
+        log::debug!("{peer}: websocket server: {e}");
+        return;
     }
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
@@ -161,10 +161,10 @@ async fn server_to_client(
         let data = match from_server.read(max).await {
             Ok(Some(d)) => d,
             Ok(None) => {
-                if let Some(rest) = text.finish() {
-                    if sink.send(Message::Binary(rest)).await.is_err() {
-                        return ServerEnd::ClientGone;
-                    }
+                if let Some(rest) = text.finish()
+                    && sink.send(Message::Binary(rest)).await.is_err()
+                {
+                    return ServerEnd::ClientGone;
                 }
                 return ServerEnd::Eof;
             }
@@ -175,10 +175,10 @@ async fn server_to_client(
         } else {
             text.next(data)
         };
-        if let Some(msg) = msg {
-            if sink.send(msg).await.is_err() {
-                return ServerEnd::ClientGone;
-            }
+        if let Some(msg) = msg
+            && sink.send(msg).await.is_err()
+        {
+            return ServerEnd::ClientGone;
         }
     }
 }
