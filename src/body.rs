@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -54,7 +55,8 @@ impl Body {
     }
 
     /// A body made of literal parts and file ranges, read lazily.
-    pub fn file(file: File, segments: Vec<Segment>) -> Self {
+    pub fn file(file: impl Into<Arc<File>>, segments: Vec<Segment>) -> Self {
+        let file = file.into();
         let len = segments.iter().map(Segment::len).sum();
         Body {
             kind: Kind::File(FileBody {
@@ -175,7 +177,7 @@ impl Segment {
 }
 
 struct FileBody {
-    file: File,
+    file: Arc<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
 }

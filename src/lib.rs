@@ -46,6 +46,7 @@ pub mod error;
 pub mod http_date;
 pub mod mime;
 pub mod modules;
+pub mod open_cache;
 pub mod path;
 pub mod pattern;
 pub mod pipeline;

@@ -27,6 +27,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::HttpError;
 
@@ -51,8 +52,9 @@ pub enum Target {
 /// An open regular file and what `fstat` said about it.
 #[derive(Debug)]
 pub struct OpenFile {
-    /// The open file.
-    pub file: File,
+    /// The open file (shared with the per-thread cache of open files,
+    /// [`crate::open_cache`]; read it with `pread`, not by position).
+    pub file: Arc<File>,
     /// Its metadata, from the open descriptor.
     pub meta: Metadata,
 }
@@ -103,6 +105,12 @@ impl Root {
         use rustix::fs::{Mode, OFlags, ResolveFlags};
         let rel = uri.trim_start_matches('/');
         let rel = if rel.is_empty() { "." } else { rel };
+        if let Some(hit) = crate::open_cache::lookup(fd, rel) {
+            return Ok(Ok(Target::File(OpenFile {
+                file: hit.file,
+                meta: hit.meta,
+            })));
+        }
         let opened = rustix::fs::openat2(
             fd,
             rel,
@@ -126,6 +134,12 @@ impl Root {
         Ok(Ok(if meta.is_dir() {
             Target::Dir(self.dir.join(rel))
         } else if meta.is_file() {
+            let file = Arc::new(file);
+            let cached = crate::open_cache::Cached {
+                file: file.clone(),
+                meta: meta.clone(),
+            };
+            crate::open_cache::insert(fd, rel, cached);
             Target::File(OpenFile { file, meta })
         } else {
             Target::Missing
@@ -171,7 +185,10 @@ fn open_file(path: &Path) -> Result<Target, HttpError> {
     if !meta.is_file() {
         return Ok(Target::Missing);
     }
-    Ok(Target::File(OpenFile { file, meta }))
+    Ok(Target::File(OpenFile {
+        file: Arc::new(file),
+        meta,
+    }))
 }
 
 /// "Does not exist" in its various spellings → `Missing`; permission → 403;
