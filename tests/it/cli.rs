@@ -142,7 +142,8 @@ impl Drop for FileLogged {
     }
 }
 
-/// Stops a daemon (by its pid) if a test fails before `-K`.
+/// Stops a daemon (by its pid) if a test fails before `-K`; disarmed once
+/// the daemon is gone.
 struct DaemonGuard(Option<u32>);
 
 impl Drop for DaemonGuard {
@@ -548,7 +549,7 @@ fn cli_daemon_and_kill() {
     let text = read(&pidfile);
     assert_eq!(text.len(), 11, "{text:?}");
     let pid: u32 = text.trim().parse().unwrap();
-    let _guard = DaemonGuard(Some(pid));
+    let mut guard = DaemonGuard(Some(pid));
     assert_ne!(pid, launcher);
     assert!(alive(pid), "pid {pid} is not running");
 
@@ -571,6 +572,9 @@ fn cli_daemon_and_kill() {
     );
     assert_eq!(out.code(), Some(0), "-K: {}", out.stderr);
     assert!(!alive(pid), "pid {pid} still running after -K");
+    // The daemon is gone: its pid may soon be another process's (the pid
+    // space is small and the tests start many), which must not be killed.
+    guard.0 = None;
     assert!(!pidfile.exists(), "pid file left behind");
     assert!(
         poll(Duration::from_secs(5), || read(&log).contains("good bye")),

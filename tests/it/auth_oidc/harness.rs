@@ -93,9 +93,12 @@ impl Op {
 
     fn expect_within(&self, prefix: &str, wait: Duration) -> String {
         loop {
-            let line = self.lines.recv_timeout(wait).unwrap_or_else(|_| {
+            let line = self.lines.recv_timeout(wait).unwrap_or_else(|e| {
+                // Closed stdout: the provider is gone; give its stderr
+                // reader a moment to collect the last words.
+                std::thread::sleep(Duration::from_millis(300));
                 panic!(
-                    "the provider did not say `{prefix}` within {wait:?}; its stderr:\n{}",
+                    "the provider did not say `{prefix}` ({e}; waited at most {wait:?}); its stderr:\n{}",
                     self.stderr.lock().unwrap()
                 )
             });
