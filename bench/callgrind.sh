@@ -7,6 +7,10 @@
 #
 #   bench/callgrind.sh [N] [PATH]       default 2000 /1k.html
 #
+# CALLGRIND_CONF=basic or userfilter takes bench/conf/marmoset-<name>.conf.in
+# instead (Basic authentication; Basic then the userfilter), and the
+# requests carry `Authorization: Basic root:secret`.
+#
 # The profile of the N run stays in target/callgrind/ for
 # `callgrind_annotate target/callgrind/callgrind.out.N | head -60`.
 set -e
@@ -18,15 +22,23 @@ mkdir -p "$out/htdocs"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$out/htdocs/1k.html"
 cargo build --release --quiet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$PWD/$out/htdocs|g" bench/conf/marmoset.conf.in > "$out/marmoset.conf"
+template=bench/conf/marmoset.conf.in
+header=""
+if [ -n "${CALLGRIND_CONF:-}" ]; then
+    template="bench/conf/marmoset-$CALLGRIND_CONF.conf.in"
+    header="Authorization: Basic cm9vdDpzZWNyZXQ="
+fi
+rm -f "$out/filter.db"
+sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$PWD/$out/htdocs|g" -e "s|@WORK@|$PWD/$out|g" \
+    "$template" > "$out/marmoset.conf"
 
 run() { # $1 = number of requests
     MARMOSET_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$1" \
         target/release/marmoset -f "$out/marmoset.conf" 2>"$out/valgrind.$1.log" &
     pid=$!
-    python3 - "$port" "$1" "$path" <<'PY'
+    python3 - "$port" "$1" "$path" "$header" <<'PY'
 import socket, sys, time
-port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port, n, path, header = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 for _ in range(600):
     try:
         s = socket.create_connection(("127.0.0.1", port)); break
@@ -34,7 +46,8 @@ for _ in range(600):
         time.sleep(0.1)
 else:
     sys.exit("server did not start")
-req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+extra = f"{header}\r\n" if header else ""
+req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n{extra}\r\n".encode()
 buf = b""
 for _ in range(n):
     s.sendall(req)

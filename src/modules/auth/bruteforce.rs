@@ -47,9 +47,13 @@ impl Guard {
         if self.max == 0 {
             return None;
         }
-        let now = Instant::now();
         let t = self.table();
+        if t.is_empty() {
+            // The usual case: nobody failed lately (no hashing, no clock).
+            return None;
+        }
         let until = t.get(&ip)?.locked_until?;
+        let now = Instant::now();
         (until > now).then(|| until - now)
     }
 
@@ -92,7 +96,10 @@ impl Guard {
     /// Forget the failures of `ip`.
     pub fn success(&self, ip: IpAddr) {
         if self.max != 0 {
-            self.table().remove(&ip);
+            let mut t = self.table();
+            if !t.is_empty() {
+                t.remove(&ip);
+            }
         }
     }
 }

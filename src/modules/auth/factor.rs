@@ -158,7 +158,9 @@ impl Factor {
             });
         }
         let mut token_refused = false;
-        if let (Some(tokens), Some(tok)) = (&self.tokens, token::find(head)) {
+        if let Some(tokens) = &self.tokens
+            && let Some(tok) = token::find(head)
+        {
             match tokens.verify(tok, &self.issuer) {
                 Ok(c) => match self.current(c.user, ctx).await? {
                     Some(user) => {
