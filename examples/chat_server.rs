@@ -3,12 +3,12 @@
 //! Used by `examples/htdocs/chat.html`.
 //!
 //! ```sh
-//! cargo run --example chat_server -- /tmp/marmoset/ws/chat
+//! cargo run --example chat_server -- /tmp/marmoset/ws/chat [timeout-ms]
 //! ```
 //!
 //! The socket is `SOCK_SEQPACKET`, so one packet is one chat message. A
-//! client that cannot take a message within a second is dropped, so one
-//! stuck browser cannot hold up the room.
+//! client that cannot take a message within a second (or `timeout-ms`) is
+//! dropped, so one stuck browser cannot hold up the room.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,11 @@ type Room = Arc<Mutex<Vec<(u64, Socket)>>>;
 fn main() -> std::io::Result<()> {
     let path = std::env::args()
         .nth(1)
-        .expect("usage: chat_server <socket path>");
+        .expect("usage: chat_server <socket path> [timeout-ms]");
+    let timeout = std::env::args()
+        .nth(2)
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis);
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -33,7 +37,7 @@ fn main() -> std::io::Result<()> {
     let room: Room = Arc::default();
     for id in 0.. {
         let (conn, _) = listener.accept()?;
-        conn.set_write_timeout(Some(Duration::from_secs(1)))?;
+        conn.set_write_timeout(Some(timeout))?;
         room.lock().unwrap().push((id, conn.try_clone()?));
         let room = room.clone();
         std::thread::spawn(move || {
