@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use marmoset::modules::auth::digest::{self, Algorithm, Nonces, Params};
 
+use crate::support::curl::curl;
 use crate::support::{TempDir, TestServer, doc_conf, site};
 
 const SECRET: &str = "a very shared secret";
@@ -30,55 +31,6 @@ fn start(auth: &str) -> (TempDir, TestServer) {
     std::fs::write(dir.path().join("htdocs/public/a.txt"), "public\n").unwrap();
     let server = TestServer::start(dir.path(), &doc_conf(&format!("auth = {auth};"), ""), &[]);
     (dir, server)
-}
-
-/// A response as curl saw it: final status, every header block, the body.
-struct Resp {
-    code: u16,
-    head: String,
-    body: String,
-}
-
-impl Resp {
-    /// Whether the head contains `text`, ignoring case.
-    fn has(&self, text: &str) -> bool {
-        self.head.to_lowercase().contains(&text.to_lowercase())
-    }
-
-    /// The value of the last `name` header.
-    fn header(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-    }
-
-    /// The `Set-Cookie` value setting cookie `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.trim())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_string)
-    }
-}
-
-fn curl(s: &TestServer, path: &str, args: &[&str]) -> Resp {
-    let body = tempfile::NamedTempFile::new().unwrap();
-    let b = body.path().to_str().unwrap();
-    let mut all = args.to_vec();
-    all.extend(["-D", "-", "-o", b, "-w", "\n%{http_code}"]);
-    let out = s.curl(path, &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Resp {
-        code: code.trim().parse().unwrap_or(0),
-        head: head.to_string(),
-        body: std::fs::read_to_string(body.path()).unwrap_or_default(),
-    }
 }
 
 /// The status of a raw request (sent with `Connection: close`).

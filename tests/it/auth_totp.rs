@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::support::curl::curl;
 use crate::support::{TempDir, TestServer, doc_conf, site};
 
 const SECRET: &str = "a very shared secret";
@@ -86,55 +87,6 @@ fn start(auth: &str, top: &str) -> (TempDir, TestServer) {
     let conf = format!("{top}{}", doc_conf(&format!("auth = {auth};"), ""));
     let server = TestServer::start(dir.path(), &conf, &[]);
     (dir, server)
-}
-
-/// A response as curl saw it.
-struct Resp {
-    code: u16,
-    head: String,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-    }
-
-    /// The token set by `Set-Cookie: X-Auth-Token=…`.
-    fn token(&self) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, v)| v.trim().strip_prefix("X-Auth-Token="))
-            .map(|v| v.split(';').next().unwrap_or("").to_string())
-            .next()
-    }
-}
-
-fn curl(s: &TestServer, path: &str, args: &[&str]) -> Resp {
-    let body = tempfile::NamedTempFile::new().unwrap();
-    let mut all = args.to_vec();
-    all.extend([
-        "-D",
-        "-",
-        "-o",
-        body.path().to_str().unwrap(),
-        "-w",
-        "\n%{http_code}",
-    ]);
-    let out = s.curl(path, &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Resp {
-        code: code.trim().parse().unwrap_or(0),
-        head: head.to_string(),
-        body: std::fs::read_to_string(body.path()).unwrap_or_default(),
-    }
 }
 
 /// `Cookie: X-Auth-Token=<t>`.

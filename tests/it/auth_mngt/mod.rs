@@ -7,6 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::curl::{Resp, curl};
 use crate::support::{TempDir, TestServer, doc_conf, site};
 
 mod routes;
@@ -55,23 +56,12 @@ fn basic() -> (TempDir, TestServer, PathBuf) {
     start(r#"type = "Basic"; options = "management";"#)
 }
 
-/// A response as curl saw it.
-#[derive(Debug)]
-struct Resp {
-    code: u16,
-    head: String,
-    body: String,
+/// The body as JSON.
+trait Json {
+    fn json(&self) -> Value;
 }
 
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-    }
-
+impl Json for Resp {
     fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
@@ -80,33 +70,14 @@ impl Resp {
 
 /// `method path` as `user` (`None`: anonymous) with extra curl `args`.
 fn call(s: &TestServer, method: &str, path: &str, user: Option<&str>, args: &[&str]) -> Resp {
-    let body = tempfile::NamedTempFile::new().unwrap();
     let mut all = vec!["-X", method];
     if let Some(u) = user {
         all.extend(["-u", u]);
     }
     all.extend(args);
-    all.extend([
-        "-D",
-        "-",
-        "-o",
-        body.path().to_str().unwrap(),
-        "-w",
-        "\n%{http_code}",
-    ]);
-    let out = s.curl(path, &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    assert!(
-        out.status.success(),
-        "curl {method} {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Resp {
-        code: code.trim().parse().unwrap_or(0),
-        head: head.to_string(),
-        body: std::fs::read_to_string(body.path()).unwrap_or_default(),
-    }
+    let r = curl(s, path, &all);
+    assert!(r.curl_ok, "curl {method} {path}: {}", r.stderr);
+    r
 }
 
 /// A call asking for JSON, with a form body.

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod curl;
+
 pub use tempfile::TempDir;
 
 /// Path of the binary under test.
