@@ -59,6 +59,8 @@ const server = tls
   : http.createServer((req, res) => handler(req, res));
 let redirectUris = [];
 let key = newKey('RS256');
+// Progress on stderr: the test harness shows it if the start hangs.
+process.stderr.write('provider: key generated, listening next\n');
 let mangle = null;
 let conform = false;
 

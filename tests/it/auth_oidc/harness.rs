@@ -35,7 +35,27 @@ impl Op {
         Op::spawn(Some((cert, key)))
     }
 
+    /// Start the provider; a start that hangs is retried (twice) with a
+    /// fresh node process, and what the hung one was doing is printed.
+    /// Seen once on a fresh CI machine: node printed its start-up warning,
+    /// then nothing for 90 s, while twelve later starts took a second.
     fn spawn(tls: Option<(&Path, &Path)>) -> Op {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Op::spawn_once(tls) {
+                Ok(op) => {
+                    if !failures.is_empty() {
+                        eprintln!("the test provider started after {failures:#?}");
+                    }
+                    return op;
+                }
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("the test provider did not start: {failures:#?}")
+    }
+
+    fn spawn_once(tls: Option<(&Path, &Path)>) -> Result<Op, String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -81,9 +101,11 @@ impl Op {
             stderr,
         };
         // Node and oidc-provider start slowly on a loaded machine.
-        let first = op.expect_within("listening", Duration::from_secs(90));
+        let first = op
+            .wait_for("listening", Duration::from_secs(30))
+            .map_err(|why| format!("{why}\n{}", process_state(op.child.id())))?;
         op.port = first.trim_start_matches("listening ").parse().unwrap();
-        op
+        Ok(op)
     }
 
     /// The next output line starting with `prefix` (bounded wait).
@@ -92,18 +114,23 @@ impl Op {
     }
 
     fn expect_within(&self, prefix: &str, wait: Duration) -> String {
+        self.wait_for(prefix, wait)
+            .unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    fn wait_for(&self, prefix: &str, wait: Duration) -> Result<String, String> {
         loop {
-            let line = self.lines.recv_timeout(wait).unwrap_or_else(|e| {
+            let line = self.lines.recv_timeout(wait).map_err(|e| {
                 // Closed stdout: the provider is gone; give its stderr
                 // reader a moment to collect the last words.
                 std::thread::sleep(Duration::from_millis(300));
-                panic!(
+                format!(
                     "the provider did not say `{prefix}` ({e}; waited at most {wait:?}); its stderr:\n{}",
                     self.stderr.lock().unwrap()
                 )
-            });
+            })?;
             if line.starts_with(prefix) {
-                return line;
+                return Ok(line);
             }
         }
     }
@@ -118,6 +145,32 @@ impl Op {
     pub fn issuer(&self) -> String {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
+}
+
+/// What a process and its threads are doing (state and wait channel), for
+/// the message about a provider that hangs.
+fn process_state(pid: u32) -> String {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| {
+        d.filter_map(Result::ok)
+            .map(|t| {
+                let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+                let stat = read("stat");
+                let state = stat
+                    .rsplit(") ")
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .next()
+                    .unwrap_or("?");
+                format!("{} {state} {}", read("comm").trim(), read("wchan"))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    format!(
+        "node {pid} threads (name state wait): {}",
+        tasks.unwrap_or_else(|e| e.to_string())
+    )
 }
 
 impl Drop for Op {
