@@ -11,7 +11,8 @@ use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::error::HttpError;
+use crate::engine::h1::EngineBody;
+use crate::error::{BoxError, HttpError};
 
 /// Why reading the request body failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,13 @@ pub enum BodyError {
     },
     /// The connection failed or the body was malformed (answered 400).
     #[error("request body: {0}")]
-    Transport(#[from] hyper::Error),
+    Transport(BoxError),
+}
+
+impl From<hyper::Error> for BodyError {
+    fn from(e: hyper::Error) -> Self {
+        BodyError::Transport(e.into())
+    }
 }
 
 impl From<BodyError> for HttpError {
@@ -39,7 +46,7 @@ impl From<BodyError> for HttpError {
 
 /// A streamed request body with a size limit.
 pub struct RequestBody {
-    inner: Option<Incoming>,
+    inner: Option<Inner>,
     limit: u64,
     seen: u64,
 }
@@ -56,7 +63,17 @@ impl RequestBody {
 
     pub(crate) fn new(inner: Incoming, limit: u64) -> Self {
         RequestBody {
-            inner: Some(inner),
+            inner: Some(Inner::Hyper(inner)),
+            limit,
+            seen: 0,
+        }
+    }
+
+    /// A body read by marmoset's HTTP/1 engine (`None`: the request has
+    /// none), within `limit` bytes.
+    pub(crate) fn from_engine(inner: Option<EngineBody>, limit: u64) -> Self {
+        RequestBody {
+            inner: inner.map(Inner::Engine),
             limit,
             seen: 0,
         }
@@ -113,7 +130,15 @@ impl http_body::Body for RequestBody {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        match Pin::new(inner).poll_frame(cx) {
+        let polled = match inner {
+            Inner::Hyper(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|o| o.map(|r| r.map_err(BodyError::from))),
+            Inner::Engine(b) => b
+                .poll_frame(cx)
+                .map(|o| o.map(|r| r.map_err(|e| BodyError::Transport(e.into())))),
+        };
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(d) = frame.data_ref() {
                     this.seen += d.len() as u64;
@@ -124,19 +149,31 @@ impl http_body::Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(|i| i.is_end_stream())
+        match &self.inner {
+            None => true,
+            Some(Inner::Hyper(b)) => b.is_end_stream(),
+            Some(Inner::Engine(b)) => b.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or(SizeHint::with_exact(0), |i| i.size_hint())
+        match &self.inner {
+            None => SizeHint::with_exact(0),
+            Some(Inner::Hyper(b)) => b.size_hint(),
+            Some(Inner::Engine(b)) => b.size_hint(),
+        }
     }
+}
+
+/// Where the bytes come from: hyper (HTTP/2) or marmoset's HTTP/1 engine.
+enum Inner {
+    Hyper(Incoming),
+    Engine(EngineBody),
 }

@@ -1,4 +1,5 @@
-//! One client connection: HTTP/0.9 sniffing, then hyper.
+//! One client connection: HTTP/0.9 sniffing, then HTTP/1 (marmoset's own
+//! engine, [`super::h1`]) or HTTP/2 (hyper).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,16 +11,14 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use http::{Method, StatusCode, Version};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::h2;
 use super::http09::{self, Start};
 use super::rewind::Rewind;
 use super::transport::{ConnFilter, Io, TlsAcceptor, TlsInfo};
+use super::{h1, h2};
 use crate::access_log;
 use crate::body::Body;
 use crate::pipeline::{Pipeline, Request, RequestCtx, Response};
@@ -50,7 +49,7 @@ pub struct Site {
     /// Time a new connection has to start its first request: the header
     /// timeout, or the idle timeout when shorter.
     first_head_deadline: Duration,
-    http1: http1::Builder,
+    h1: h1::Settings,
     pub(crate) tls: Option<Arc<dyn TlsAcceptor>>,
     /// The connection filter (`clientfilter`), consulted at accept.
     pub(crate) filter: Option<Arc<dyn ConnFilter>>,
@@ -101,33 +100,25 @@ impl Site {
 impl Site {
     /// A site serving `pipeline` within `limits`.
     pub fn new(pipeline: Arc<Pipeline>, limits: Limits, tls: Option<Arc<dyn TlsAcceptor>>) -> Self {
-        let mut http1 = http1::Builder::new();
-        let head_deadline = if limits.keep_alive {
-            // hyper arms this timer from the moment it waits for a head, so it
-            // is both the keep-alive idle limit and the head read limit.
-            limits.idle_timeout
-        } else {
-            Some(limits.header_timeout)
-        };
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(head_deadline)
-            .keep_alive(limits.keep_alive)
-            .max_header_size(limits.max_header)
-            .max_buf_size(limits.max_header.max(8192) + 64 * 1024)
-            // Not `pipeline_flush`: in hyper 1.12 it lifts the bound on the
-            // write buffer, so a fast body producer fills memory without
-            // limit (embed_streaming_with_backpressure catches it).
-            .auto_date_header(false);
-        let first_head_deadline = match (limits.keep_alive, limits.idle_timeout) {
+        let first_head = match (limits.keep_alive, limits.idle_timeout) {
             (true, Some(idle)) => idle.min(limits.header_timeout),
             _ => limits.header_timeout,
+        };
+        let h1 = h1::Settings {
+            first_head,
+            // Between requests the idle limit bounds the wait for a head
+            // (as hyper's header timer did), so a slow head cannot hold a
+            // kept-alive connection longer than an idle one.
+            next_head: limits.idle_timeout,
+            keep_alive: limits.keep_alive,
+            max_head: limits.max_header,
+            max_body: limits.max_body,
         };
         Site {
             pipeline,
             limits,
-            first_head_deadline,
-            http1,
+            first_head_deadline: first_head,
+            h1,
             tls,
             filter: None,
             vhosts: Vec::new(),
@@ -218,25 +209,14 @@ impl Conn {
             }
             Ok(Start::Closed) | Err(_) => return,
         };
-        let io = Rewind::new(prefix.clone(), io);
         if prefix.starts_with(b"PRI * HTTP/2.0")
             && self.site.pipeline.info().version == HttpVersion::Http2
         {
             let service = self.service();
-            return h2::serve(io, service, shutdown).await;
+            return h2::serve(Rewind::new(prefix, io), service, shutdown).await;
         }
-        let service = self.service();
-        let conn = self
-            .site
-            .http1
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => { log_transport(r, self.peer); return; }
-            _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
-        }
-        log_transport(conn.await, self.peer);
+        let settings = self.site.h1.clone();
+        h1::serve(io, prefix, settings, shutdown, |req| self.dispatch(req)).await;
     }
 
     /// The hyper service: each request goes through the pipeline.
@@ -318,12 +298,6 @@ impl Conn {
         if let Err(e) = http09::respond(io, resp).await {
             log::debug!("{}: HTTP/0.9 response: {e}", self.peer);
         }
-    }
-}
-
-fn log_transport(r: Result<(), hyper::Error>, peer: SocketAddr) {
-    if let Err(e) = r {
-        log::debug!("{peer}: connection: {e}");
     }
 }
 

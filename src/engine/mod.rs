@@ -8,6 +8,7 @@
 
 pub mod bound;
 pub mod conn;
+pub mod h1;
 #[cfg(feature = "http2")]
 pub mod h2;
 #[cfg(not(feature = "http2"))]
@@ -18,6 +19,7 @@ pub mod listener;
 pub mod mode;
 pub mod rewind;
 pub mod transport;
+pub mod upgrade;
 
 use std::io;
 use std::net::IpAddr;

@@ -26,6 +26,11 @@ impl<T> Rewind<T> {
     pub fn inner(&self) -> &T {
         &self.inner
     }
+
+    /// Whether every replayed byte has been read.
+    pub fn is_drained(&self) -> bool {
+        self.prefix.is_empty()
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {

@@ -8,9 +8,11 @@ use tokio::net::TcpStream;
 
 use crate::pipeline::BoxFuture;
 
-/// A byte stream the engine can serve HTTP on.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+/// A byte stream the engine can serve HTTP on. `Any`: a module may take
+/// the plain TCP stream back out of an upgraded connection (WebSocket
+/// `direct` hands the socket to another process).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::any::Any {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Facts about a TLS connection, available to modules in
 /// [`crate::RequestCtx::tls`].

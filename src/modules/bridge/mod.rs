@@ -24,13 +24,12 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use self::seqpacket::SeqPacket;
+use crate::engine::upgrade::Upgraded;
 use crate::pipeline::{Request, RequestCtx};
 
 /// Largest chunk read from a stream backend at once.
@@ -253,7 +252,7 @@ where
     F: FnOnce(Upgraded) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let pending = hyper::upgrade::on(&mut *req);
+    let pending = crate::engine::upgrade::on(req);
     // Keep the connection counted (maxclients, process mode) while bridged.
     let hold = req
         .extensions()
@@ -269,7 +268,7 @@ where
 }
 
 /// The upgraded connection as a tokio byte stream.
-pub type Client = TokioIo<Upgraded>;
+pub type Client = Upgraded;
 
 /// The header block sent first to a backend with option `user`: lines
 /// `Name: value` ending with CRLF, then an empty line. `X-Remote-User` and

@@ -23,11 +23,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::engine::upgrade::Upgraded;
 use bytes::Bytes;
 use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderValue, StatusCode, Version};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
 use crate::config::print::quote;
@@ -179,7 +178,7 @@ impl Upgrade {
 
 /// Copy bytes both ways until both directions are closed.
 async fn relay(client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer: SocketAddr) {
-    let mut client = TokioIo::new(client);
+    let mut client = client;
     let result = match backend {
         Backend::Stream(mut s) => {
             use tokio::io::AsyncWriteExt;
@@ -203,7 +202,7 @@ async fn relay(client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer
 /// A packet socket: each client read is one packet, each packet is written
 /// as it is.
 async fn relay_packets(
-    mut client: TokioIo<Upgraded>,
+    mut client: Upgraded,
     backend: Backend,
     preamble: Option<Bytes>,
 ) -> std::io::Result<()> {

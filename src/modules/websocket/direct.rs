@@ -17,16 +17,15 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use bytes::Bytes;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
 use tokio::net::TcpStream;
 
 use crate::engine::rewind::Rewind;
+use crate::engine::upgrade::Upgraded;
 use crate::modules::bridge::Backend;
 
 /// The connection type of a plain HTTP/1 connection, as the engine builds it.
-type PlainIo = TokioIo<Rewind<TcpStream>>;
+type PlainIo = Rewind<TcpStream>;
 
 /// Send the client's socket to `backend`, then forget both.
 pub async fn hand_over(
@@ -35,18 +34,19 @@ pub async fn hand_over(
     peer: SocketAddr,
     preamble: Option<Bytes>,
 ) {
-    let parts = match client.downcast::<PlainIo>() {
+    let client: Box<dyn std::any::Any + Send> = client;
+    let plain = match client.downcast::<PlainIo>() {
         Ok(p) => p,
         Err(_) => {
             log::warn!("{peer}: websocket direct: not a plain TCP connection, closed");
             return;
         }
     };
-    if !parts.read_buf.is_empty() {
+    if !plain.is_drained() {
         log::debug!("{peer}: websocket direct: client data arrived before the hand-over, closed");
         return;
     }
-    let tcp = parts.io.inner().inner();
+    let tcp = plain.inner();
     let payload = preamble.unwrap_or_else(|| Bytes::from(peer.to_string()));
     let fds = [tcp.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];

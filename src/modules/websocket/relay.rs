@@ -20,11 +20,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::engine::upgrade::Upgraded;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -36,7 +35,7 @@ use crate::modules::bridge::{Backend, BackendReader, BackendWriter};
 /// How long the client has to answer a close sent by marmoset.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
+type Ws = WebSocketStream<Upgraded>;
 
 /// How the client side ended.
 enum ClientEnd {
@@ -83,8 +82,7 @@ pub async fn run(
         .max_write_buffer_size(max.saturating_mul(2).max(64 * 1024))
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let ws: Ws =
-        WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(config)).await;
+    let ws: Ws = WebSocketStream::from_raw_socket(client, Role::Server, Some(config)).await;
     let (mut sink, mut stream) = ws.split();
     let close = tokio::select! {
         end = client_to_server(&mut stream, &mut to_server) => match end {

@@ -1,0 +1,295 @@
+//! Request heads in (httparse, no copy of header values: they point into
+//! the connection's read buffer), response heads out.
+
+use std::mem::MaybeUninit;
+
+use bytes::BytesMut;
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+
+use super::body::Framing;
+
+/// Most header fields accepted in one request (hyper's default too).
+const MAX_HEADERS: usize = 100;
+/// Header fields located without a heap allocation.
+const INLINE_SPANS: usize = 32;
+
+/// Offset and length of a piece of the head.
+#[derive(Clone, Copy)]
+struct Span(usize, usize);
+
+/// A parsed request head.
+pub(super) struct Head {
+    pub parts: http::request::Parts,
+    /// How its body is delimited (`None`: no body).
+    pub framing: Option<Framing>,
+    /// `Expect: 100-continue` from an HTTP/1.1 client.
+    pub expect_continue: bool,
+    /// The client asked to close after this request (or, in HTTP/1.0, did
+    /// not ask to keep the connection).
+    pub close: bool,
+    /// An `Upgrade` or `CONNECT`: the connection may be handed over.
+    pub upgrade: bool,
+}
+
+/// Take a complete head from the front of `rbuf`. `Ok(None)`: incomplete,
+/// read more. `Err`: the status to answer before closing.
+pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>, StatusCode> {
+    let mut fields = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(rbuf, &mut fields) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if rbuf.len() >= max_head => {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        // Including an unknown version: `GET /a b HTTP/1.1` fails there too.
+        Err(_) => return Err(StatusCode::BAD_REQUEST),
+    };
+    if len > max_head {
+        return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+    // Where everything lies in the head, so that the head can be frozen
+    // and each value shared from it. Usual heads fit the inline spans.
+    let base = rbuf.as_ptr() as usize;
+    let at = |s: &[u8]| Span(s.as_ptr() as usize - base, s.len());
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    let target = at(req.path.unwrap_or("").as_bytes());
+    let version = if req.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let count = req.headers.len();
+    let mut inline = [(Span(0, 0), Span(0, 0)); INLINE_SPANS];
+    let mut spilled = Vec::new();
+    let spans = if count <= INLINE_SPANS {
+        &mut inline[..count]
+    } else {
+        spilled.resize(count, (Span(0, 0), Span(0, 0)));
+        &mut spilled[..]
+    };
+    for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+        *span = (at(h.name.as_bytes()), at(h.value));
+    }
+    let head = rbuf.split_to(len).freeze();
+    let slice = |Span(start, n): Span| head.slice(start..start + n);
+
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name, value) in spans.iter() {
+        let name = HeaderName::from_bytes(&head[name.0..name.0 + name.1])
+            .map_err(|_| StatusCode::BAD_REQUEST)?;
+        let value =
+            HeaderValue::from_maybe_shared(slice(value)).map_err(|_| StatusCode::BAD_REQUEST)?;
+        headers.append(name, value);
+    }
+    let uri = Uri::from_maybe_shared(slice(target)).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let framing = framing(&headers, version)?;
+    let connection = |token: &str| has_token(&headers, CONNECTION, token);
+    let close = if version == Version::HTTP_10 {
+        !connection("keep-alive")
+    } else {
+        connection("close")
+    };
+    let expect_continue = version == Version::HTTP_11
+        && headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let upgrade = method == Method::CONNECT || headers.contains_key(UPGRADE);
+
+    let mut r = http::Request::new(());
+    *r.method_mut() = method;
+    *r.uri_mut() = uri;
+    *r.version_mut() = version;
+    *r.headers_mut() = headers;
+    let (parts, ()) = r.into_parts();
+    Ok(Some(Head {
+        parts,
+        framing,
+        expect_continue,
+        close,
+        upgrade,
+    }))
+}
+
+/// The body framing of a request (RFC 9112 §6.3): chunked when
+/// `Transfer-Encoding` ends with it, else `Content-Length`; both, several
+/// different lengths, or another coding are refused (request smuggling).
+fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, StatusCode> {
+    if headers.contains_key(TRANSFER_ENCODING) {
+        let chunked = headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .last()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        if !chunked || headers.contains_key(CONTENT_LENGTH) || version == Version::HTTP_10 {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        return Ok(Some(Framing::Chunked));
+    }
+    let mut length = None;
+    for v in headers.get_all(CONTENT_LENGTH) {
+        for part in v.as_bytes().split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            let n: u64 = std::str::from_utf8(part)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(StatusCode::BAD_REQUEST)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.filter(|&n| n > 0).map(Framing::Length))
+}
+
+/// Whether the comma-separated header `name` lists `token`.
+pub(super) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Append a status line and `headers` to `out`.
+pub(super) fn encode(out: &mut Vec<u8>, version: Version, status: StatusCode, headers: &HeaderMap) {
+    out.extend_from_slice(if version == Version::HTTP_10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(crate::error::reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The whole answer the engine itself gives to a head it cannot serve
+/// (400, 431, 505): no body, and the connection closes.
+pub(super) fn refusal(out: &mut Vec<u8>, status: StatusCode) {
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    encode(out, Version::HTTP_11, status, &headers);
+}
+
+/// A `Bytes` view of `s` for tests.
+#[cfg(test)]
+fn parse_str(s: &str) -> Result<Option<Head>, StatusCode> {
+    let mut buf = BytesMut::from(s.as_bytes());
+    parse(&mut buf, 8192)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_get_without_copying_values() {
+        let mut buf =
+            BytesMut::from(&b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Y: z\r\n\r\nGET /next"[..]);
+        let head = parse(&mut buf, 8192).unwrap().unwrap();
+        assert_eq!(head.parts.method, Method::GET);
+        assert_eq!(head.parts.uri, "/a?b=c");
+        assert_eq!(head.parts.version, Version::HTTP_11);
+        assert_eq!(head.parts.headers["x-y"], "z");
+        assert_eq!(head.framing, None);
+        assert!(!head.close);
+        assert_eq!(&buf[..], b"GET /next");
+    }
+
+    #[test]
+    fn incomplete_heads_wait_and_oversized_ones_are_431() {
+        assert!(
+            parse_str("GET / HTTP/1.1\r\nHost: x\r\n")
+                .unwrap()
+                .is_none()
+        );
+        let mut big =
+            BytesMut::from(format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(300)).as_bytes());
+        assert_eq!(
+            parse(&mut big, 100).err(),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn framing_rules() {
+        let body = |extra: &str| {
+            parse_str(&format!("POST / HTTP/1.1\r\nHost: x\r\n{extra}\r\n"))
+                .map(|h| h.unwrap().framing)
+        };
+        assert_eq!(body("Content-Length: 5\r\n"), Ok(Some(Framing::Length(5))));
+        assert_eq!(body("Content-Length: 0\r\n"), Ok(None));
+        assert_eq!(
+            body("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(Some(Framing::Length(5)))
+        );
+        assert_eq!(
+            body("Transfer-Encoding: chunked\r\n"),
+            Ok(Some(Framing::Chunked))
+        );
+        for bad in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: -1\r\n",
+            "Content-Length: 5x\r\n",
+            "Transfer-Encoding: gzip\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        ] {
+            assert_eq!(body(bad), Err(StatusCode::BAD_REQUEST), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn connection_wishes() {
+        let close = |s: &str| parse_str(s).unwrap().unwrap().close;
+        assert!(close("GET / HTTP/1.0\r\n\r\n"));
+        assert!(!close("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+        assert!(!close("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(close(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn bad_heads() {
+        assert_eq!(
+            parse_str("GARBAGE\r\n\r\n").err(),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            parse_str("GET / HTTP/2.0\r\n\r\n").err(),
+            Some(StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn encodes_heads_with_ouistiti_reasons() {
+        let mut out = Vec::new();
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        encode(&mut out, Version::HTTP_11, StatusCode::NOT_FOUND, &h);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 404 File Not Found\r\ncontent-length: 3\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! marmoset's own HTTP/1.0 and 1.1 connection: keep-alive, pipelining,
+//! `Expect: 100-continue`, upgrades.
+//!
+//! Why not hyper's: hyper keeps an 8 KiB read and an 8 KiB write buffer per
+//! connection for its whole life, flushes after every response (so sixteen
+//! pipelined requests cost sixteen writes, and its option to aggregate lifts
+//! the bound on its write buffer), and owns the socket, so a file can never
+//! go out with `sendfile`. Here one connection is one loop over a read
+//! buffer and a write buffer:
+//!
+//! - a head is parsed in place ([`head`]); header values share the read
+//!   buffer's memory;
+//! - the handler runs while the connection serves its body demand
+//!   ([`body`]);
+//! - the response head and small bodies are gathered in the write buffer,
+//!   written with one `writev` together with a large body chunk; when the
+//!   client has already sent the next request (pipelining) the write waits
+//!   until no complete request is left, up to [`DEFER_LIMIT`] bytes;
+//! - idle, a connection holds only what its read buffer holds.
+
+mod body;
+mod head;
+mod write;
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::CONNECTION;
+use http::{HeaderValue, Method, StatusCode, Version};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, Sleep};
+
+pub use body::EngineBody;
+
+use super::rewind::Rewind;
+use super::transport::Io;
+use super::upgrade::{OnUpgrade, Upgraded};
+use crate::pipeline::{Request, Response};
+use crate::request_body::RequestBody;
+use body::BodyDriver;
+use write::{Framing as Out, Writer};
+
+/// Responses to pipelined requests wait in the write buffer up to this size.
+const DEFER_LIMIT: usize = 16 * 1024;
+/// Room for a usual request head; the read buffer grows for larger ones and
+/// is brought back to this when a connection goes idle.
+const READ_BUF: usize = 4096;
+/// An unread request body is drained for this long before closing, so that
+/// the client sees the response rather than a reset.
+const LINGER: Duration = Duration::from_millis(500);
+
+/// How one listening server's HTTP/1 connections behave.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Time to send the first head.
+    pub first_head: Duration,
+    /// Time to send each later head (`None`: no limit).
+    pub next_head: Option<Duration>,
+    /// Whether a connection may carry several requests.
+    pub keep_alive: bool,
+    /// Largest request head.
+    pub max_head: usize,
+    /// Largest request body (the handlers' default limit).
+    pub max_body: u64,
+}
+
+/// Why a connection ends while waiting for a head.
+enum End {
+    /// Closed by the client, timed out, or the server shuts down.
+    Quiet,
+    /// A head that cannot be served: answer this and close.
+    Refuse(StatusCode),
+}
+
+struct Conn<I> {
+    io: I,
+    rbuf: BytesMut,
+    out: Vec<u8>,
+    settings: Settings,
+}
+
+/// Serve HTTP/1 on `io`, whose first bytes `prefix` were already read.
+pub async fn serve<I, F, Fut>(
+    io: I,
+    prefix: Bytes,
+    settings: Settings,
+    mut shutdown: watch::Receiver<bool>,
+    dispatch: F,
+) where
+    I: Io + 'static,
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let mut rbuf = BytesMut::with_capacity(READ_BUF.max(prefix.len()));
+    rbuf.extend_from_slice(&prefix);
+    let mut c = Conn {
+        io,
+        rbuf,
+        out: Vec::new(),
+        settings,
+    };
+    let mut timer = pin!(tokio::time::sleep(c.settings.first_head));
+    let mut limit = Some(c.settings.first_head);
+    loop {
+        if let Some(d) = limit {
+            timer.as_mut().reset(Instant::now() + d);
+        }
+        let head = match c
+            .next_head(timer.as_mut(), limit.is_some(), &mut shutdown)
+            .await
+        {
+            Ok(h) => h,
+            Err(End::Quiet) => return c.close().await,
+            Err(End::Refuse(status)) => {
+                head::refusal(&mut c.out, status);
+                return c.close().await;
+            }
+        };
+        match c.exchange(head, &shutdown, &dispatch).await {
+            Next::KeepAlive => {}
+            Next::Close { linger } => {
+                if linger {
+                    c.linger().await;
+                }
+                return c.close().await;
+            }
+            Next::Upgrade(tx) => {
+                let Conn { io, rbuf, .. } = c;
+                let upgraded: Upgraded = Box::new(Rewind::new(rbuf.freeze(), io));
+                let _ = tx.send(upgraded);
+                return;
+            }
+        }
+        limit = c.settings.next_head;
+        if c.rbuf.is_empty() && c.rbuf.capacity() > 4 * READ_BUF {
+            c.rbuf = BytesMut::with_capacity(READ_BUF);
+        }
+        if c.out.capacity() > 4 * DEFER_LIMIT && c.out.is_empty() {
+            c.out = Vec::new();
+        }
+    }
+}
+
+/// What follows a request.
+enum Next {
+    KeepAlive,
+    Close {
+        linger: bool,
+    },
+    /// Hand the connection to whoever waits on this sender.
+    Upgrade(oneshot::Sender<Upgraded>),
+}
+
+impl<I: Io + 'static> Conn<I> {
+    /// The next request head: from what is buffered, else read (after
+    /// writing the responses that waited for it), within the timer.
+    async fn next_head(
+        &mut self,
+        mut timer: std::pin::Pin<&mut Sleep>,
+        timed: bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<head::Head, End> {
+        loop {
+            if !self.rbuf.is_empty() {
+                match head::parse(&mut self.rbuf, self.settings.max_head) {
+                    Ok(Some(h)) => return Ok(h),
+                    Ok(None) => {}
+                    Err(status) => return Err(End::Refuse(status)),
+                }
+            }
+            if self.flush().await.is_err() {
+                return Err(End::Quiet);
+            }
+            if *shutdown.borrow() && self.rbuf.is_empty() {
+                return Err(End::Quiet);
+            }
+            let idle = self.rbuf.is_empty();
+            let read = poll_fn(|cx| body::read_more(cx, &mut self.io, &mut self.rbuf));
+            let n = tokio::select! {
+                biased;
+                r = read => r,
+                _ = timer.as_mut(), if timed => return Err(End::Quiet),
+                _ = shutdown.changed(), if idle => return Err(End::Quiet),
+            };
+            match n {
+                Ok(0) | Err(_) => return Err(End::Quiet),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// One request and its response.
+    async fn exchange<F, Fut>(
+        &mut self,
+        head: head::Head,
+        shutdown: &watch::Receiver<bool>,
+        dispatch: &F,
+    ) -> Next
+    where
+        F: Fn(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let head::Head {
+            mut parts,
+            framing,
+            expect_continue,
+            close,
+            upgrade,
+        } = head;
+        let mut driver = None;
+        let body = match framing {
+            Some(f) => {
+                let (d, b) = BodyDriver::new(f, expect_continue);
+                driver = Some(d);
+                RequestBody::from_engine(Some(b), self.settings.max_body)
+            }
+            None => RequestBody::from_engine(None, self.settings.max_body),
+        };
+        let mut upgrade_tx = None;
+        if upgrade {
+            let (tx, rx) = oneshot::channel();
+            parts.extensions.insert(OnUpgrade::new(rx));
+            upgrade_tx = Some(tx);
+        }
+        let method = parts.method.clone();
+        let version = parts.version;
+
+        let mut handler = pin!(dispatch(Request::from_parts(parts, body)));
+        let mut resp = poll_fn(|cx| {
+            if let Poll::Ready(r) = handler.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if let Some(d) = driver.as_mut() {
+                let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, true);
+            }
+            Poll::Pending
+        })
+        .await;
+
+        let status = resp.status();
+        let upgrading = upgrade_tx.is_some()
+            && (status == StatusCode::SWITCHING_PROTOCOLS
+                || (method == Method::CONNECT && status.is_success()));
+        let http10 = version == Version::HTTP_10 || resp.version() == Version::HTTP_10;
+        let mut keep = self.settings.keep_alive
+            && !close
+            && !upgrading
+            && !*shutdown.borrow()
+            && !head::has_token(resp.headers(), CONNECTION, "close");
+        let framing = write::framing(&mut resp, &method, version);
+        if framing == Out::UntilClose {
+            keep = false;
+        }
+        if !upgrading {
+            set_connection(&mut resp, keep, http10);
+        }
+        let resp_version = if http10 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        head::encode(&mut self.out, resp_version, status, resp.headers());
+
+        let defer = keep && !upgrading;
+        let mut writer = Writer::new(framing, resp.into_body());
+        let written = poll_fn(|cx| {
+            if let Some(d) = driver.as_mut() {
+                let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, false);
+            }
+            let pipelined = defer && !self.rbuf.is_empty();
+            writer.poll_write(
+                cx,
+                &mut self.io,
+                &mut self.out,
+                pipelined.then_some(DEFER_LIMIT),
+            )
+        })
+        .await;
+        if written.is_err() {
+            return Next::Close { linger: false };
+        }
+        if upgrading {
+            if self.flush().await.is_err() {
+                return Next::Close { linger: false };
+            }
+            return match upgrade_tx {
+                Some(tx) => Next::Upgrade(tx),
+                None => Next::Close { linger: false },
+            };
+        }
+        let unread = driver.as_ref().is_some_and(|d| !d.is_complete());
+        if unread {
+            // The rest of the body is still on its way: the connection
+            // cannot carry another request.
+            let dropped = driver.as_ref().is_some_and(|d| !d.is_wanted());
+            log::trace!("request body left unread (handler dropped it: {dropped})");
+            return Next::Close { linger: true };
+        }
+        if keep {
+            Next::KeepAlive
+        } else {
+            Next::Close { linger: false }
+        }
+    }
+
+    /// Write what waits in the write buffer.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.io.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        self.io.flush().await
+    }
+
+    /// Read and drop what the client still sends, for a short while, after
+    /// ending our side.
+    async fn linger(&mut self) {
+        if self.flush().await.is_err() {
+            return;
+        }
+        let _ = self.io.shutdown().await;
+        let drain = async {
+            let mut total = 0usize;
+            loop {
+                self.rbuf.clear();
+                match poll_fn(|cx| body::read_more(cx, &mut self.io, &mut self.rbuf)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+                if total > 1 << 20 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+
+    async fn close(mut self) {
+        let _ = self.flush().await;
+        let _ = self.io.shutdown().await;
+    }
+}
+
+/// `Connection: close` on the last response of a connection, `keep-alive`
+/// on an HTTP/1.0 one that stays open.
+fn set_connection(resp: &mut Response, keep: bool, http10: bool) {
+    let headers = resp.headers_mut();
+    if !keep {
+        if !head::has_token(headers, CONNECTION, "close") {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    } else if http10 {
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+}

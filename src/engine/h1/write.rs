@@ -1,0 +1,296 @@
+//! Response bodies out: framing (`Content-Length`, chunked, or until
+//! close), and the write loop that gathers the head and small chunks in
+//! the write buffer and sends large chunks beside it with one `writev`.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderValue, Method, StatusCode, Version};
+use http_body::Body as _;
+use tokio::io::AsyncWrite;
+
+use crate::body::Body;
+use crate::pipeline::Response;
+
+/// Chunks up to this size are copied into the write buffer (one write
+/// with the head, one TLS record); larger ones are written from where
+/// they are.
+const COPY_LIMIT: usize = 8 * 1024;
+/// The write buffer is sent once it holds this much.
+const GATHER_LIMIT: usize = 16 * 1024;
+
+/// How a response body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    Chunked,
+    /// Until the connection closes (HTTP/1.0 client, length unknown).
+    UntilClose,
+}
+
+/// Choose the framing of `resp` and set its headers accordingly.
+pub(super) fn framing(resp: &mut Response, method: &Method, version: Version) -> Framing {
+    let status = resp.status();
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Framing::None;
+    }
+    let exact = resp.body().size_hint().exact();
+    let headers = resp.headers_mut();
+    if let Some(n) = exact {
+        headers.remove(TRANSFER_ENCODING);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        return Framing::Length(n);
+    }
+    if let Some(n) = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+    {
+        headers.remove(TRANSFER_ENCODING);
+        return Framing::Length(n);
+    }
+    headers.remove(CONTENT_LENGTH);
+    if version == Version::HTTP_11 {
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        Framing::Chunked
+    } else {
+        headers.remove(TRANSFER_ENCODING);
+        Framing::UntilClose
+    }
+}
+
+/// Sends one response body after its head (already in the write buffer).
+pub(super) struct Writer {
+    framing: Framing,
+    body: Option<Body>,
+    /// A large chunk being written after the write buffer.
+    pending: Option<Bytes>,
+    /// The chunk's trailing CRLF is still to be added (chunked).
+    crlf: bool,
+    /// Bytes of a `Length` body still expected.
+    left: u64,
+}
+
+impl Writer {
+    pub(super) fn new(framing: Framing, body: Body) -> Self {
+        let left = match framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        let body = match framing {
+            Framing::None | Framing::Length(0) => None,
+            _ => Some(body),
+        };
+        Writer {
+            framing,
+            body,
+            pending: None,
+            crlf: false,
+            left,
+        }
+    }
+
+    /// Gather and write until the body is out. `defer`: another request is
+    /// already buffered, so the end of this response may stay in `out`
+    /// (below that many bytes) to go out with the next one's.
+    pub(super) fn poll_write<I: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut I,
+        out: &mut Vec<u8>,
+        defer: Option<usize>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let gathering = self.fill(cx, out)?;
+            let done = self.body.is_none() && self.pending.is_none();
+            if done && defer.is_some_and(|limit| out.len() < limit) {
+                return Poll::Ready(Ok(()));
+            }
+            if out.is_empty() && self.pending.is_none() {
+                if done {
+                    return Pin::new(io).poll_flush(cx);
+                }
+                // Waiting for the body to produce.
+                debug_assert!(gathering.is_pending());
+                return Poll::Pending;
+            }
+            ready!(self.poll_send(cx, io, out))?;
+        }
+    }
+
+    /// Take what the body has ready into `out` / `pending`, until the
+    /// buffer is full, a large chunk waits, or the body has nothing now.
+    fn fill(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> io::Result<Poll<()>> {
+        while self.pending.is_none() && out.len() < GATHER_LIMIT {
+            let Some(body) = self.body.as_mut() else {
+                return Ok(Poll::Ready(()));
+            };
+            match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => return Ok(Poll::Pending),
+                Poll::Ready(Some(Err(e))) => return Err(io::Error::other(e)),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.push(data, out)?;
+                    }
+                }
+                Poll::Ready(None) => self.finish(out)?,
+            }
+        }
+        Ok(Poll::Ready(()))
+    }
+
+    fn push(&mut self, mut data: Bytes, out: &mut Vec<u8>) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        match self.framing {
+            Framing::Length(_) => {
+                if data.len() as u64 > self.left {
+                    return Err(io::Error::other(
+                        "response body longer than its Content-Length",
+                    ));
+                }
+                self.left -= data.len() as u64;
+                if self.left == 0 {
+                    // Complete: the body's end need not be awaited.
+                    self.body = None;
+                }
+            }
+            Framing::Chunked => {
+                let mut size = [0u8; 18];
+                let line = chunk_line(&mut size, data.len());
+                out.extend_from_slice(line);
+            }
+            Framing::UntilClose => {}
+            Framing::None => {
+                data.clear();
+                return Ok(());
+            }
+        }
+        if data.len() <= COPY_LIMIT && out.len() + data.len() <= GATHER_LIMIT {
+            out.extend_from_slice(&data);
+            if self.framing == Framing::Chunked {
+                out.extend_from_slice(b"\r\n");
+            }
+        } else {
+            self.pending = Some(data);
+            self.crlf = self.framing == Framing::Chunked;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.body = None;
+        match self.framing {
+            Framing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
+            Framing::Length(_) if self.left > 0 => {
+                return Err(io::Error::other(
+                    "response body shorter than its Content-Length",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Write `out` then `pending`, in one `writev` where the stream has it.
+    fn poll_send<I: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut I,
+        out: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let chunk = self.pending.as_deref().unwrap_or(&[]);
+            if out.is_empty() && chunk.is_empty() {
+                self.pending = None;
+                if std::mem::take(&mut self.crlf) {
+                    out.extend_from_slice(b"\r\n");
+                    continue;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let slices = [IoSlice::new(out), IoSlice::new(chunk)];
+            let n = ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let from_out = n.min(out.len());
+            out.drain(..from_out);
+            if n > from_out
+                && let Some(p) = self.pending.as_mut()
+            {
+                p.advance(n - from_out);
+            }
+        }
+    }
+}
+
+/// `{len:x}\r\n` in `buf`.
+fn chunk_line(buf: &mut [u8; 18], len: usize) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut i = 16;
+    let mut n = len;
+    loop {
+        i -= 1;
+        buf[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[16] = b'\r';
+    buf[17] = b'\n';
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_lines_are_hex() {
+        let mut b = [0u8; 18];
+        assert_eq!(chunk_line(&mut b, 0), b"0\r\n");
+        assert_eq!(chunk_line(&mut b, 255), b"ff\r\n");
+        assert_eq!(chunk_line(&mut b, 65536), b"10000\r\n");
+    }
+
+    fn framed(status: u16, method: Method, version: Version, body: Body) -> (Framing, Response) {
+        let mut r = Response::new(body);
+        *r.status_mut() = StatusCode::from_u16(status).unwrap();
+        let f = framing(&mut r, &method, version);
+        (f, r)
+    }
+
+    #[test]
+    fn framing_follows_status_method_and_body() {
+        let (f, r) = framed(200, Method::GET, Version::HTTP_11, Body::from("abc"));
+        assert_eq!(f, Framing::Length(3));
+        assert_eq!(r.headers()[CONTENT_LENGTH], "3");
+        let (f, r) = framed(304, Method::GET, Version::HTTP_11, Body::empty());
+        assert_eq!(f, Framing::None);
+        assert!(!r.headers().contains_key(CONTENT_LENGTH));
+        let (f, _) = framed(200, Method::HEAD, Version::HTTP_11, Body::empty());
+        assert_eq!(f, Framing::None);
+        let (_tx, rx) = Body::channel(1);
+        let (f, r) = framed(200, Method::GET, Version::HTTP_11, rx);
+        assert_eq!(f, Framing::Chunked);
+        assert_eq!(r.headers()[TRANSFER_ENCODING], "chunked");
+        let (_tx, rx) = Body::channel(1);
+        assert_eq!(
+            framed(200, Method::GET, Version::HTTP_10, rx).0,
+            Framing::UntilClose
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Connections handed over to a module after `101 Switching Protocols` (or
+//! a `2xx` to `CONNECT`): the WebSocket, stream and Upgrade bridges.
+//!
+//! HTTP/1 connections are served by marmoset's own engine, which hands the
+//! stream over through [`OnUpgrade`]; HTTP/2 streams (extended CONNECT) go
+//! through hyper's mechanism. [`on`] hides the difference.
+
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use super::transport::Io;
+use crate::pipeline::Request;
+
+/// The client's byte stream after the upgrade.
+pub type Upgraded = Box<dyn Io>;
+
+/// Put in a request's extensions by the HTTP/1 engine when the request may
+/// upgrade; resolved once the response head is sent.
+/// (Cloneable, as extensions must be; the first [`on`] takes it.)
+#[derive(Clone)]
+pub(crate) struct OnUpgrade(Arc<Mutex<Option<oneshot::Receiver<Upgraded>>>>);
+
+impl OnUpgrade {
+    pub(crate) fn new(rx: oneshot::Receiver<Upgraded>) -> Self {
+        OnUpgrade(Arc::new(Mutex::new(Some(rx))))
+    }
+}
+
+/// The stream of `req`'s connection once its `101` (or `2xx` to
+/// `CONNECT`) has been sent. Call it while handling the request, then
+/// answer; the future resolves after the answer is on the wire, and fails
+/// if the connection closed first or the answer was not an upgrade.
+pub fn on(req: &mut Request) -> impl Future<Output = io::Result<Upgraded>> + Send + 'static {
+    let own = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .and_then(|o| o.0.lock().unwrap_or_else(|e| e.into_inner()).take());
+    let hyper_side = own.is_none().then(|| hyper::upgrade::on(&mut *req));
+    async move {
+        if let Some(rx) = own {
+            return rx
+                .await
+                .map_err(|_| io::Error::other("the connection was not upgraded"));
+        }
+        match hyper_side {
+            Some(pending) => {
+                let up = pending.await.map_err(io::Error::other)?;
+                Ok(Box::new(TokioIo::new(up)) as Upgraded)
+            }
+            None => Err(io::Error::other("no upgrade")),
+        }
+    }
+}
