@@ -244,6 +244,70 @@ impl FileBody {
     }
 }
 
+/// The next part of a file body, for a writer that sends file ranges
+/// itself (`sendfile` on plain TCP) instead of reading them.
+pub(crate) enum Piece<'a> {
+    /// Literal bytes, taken from the body.
+    Bytes(Bytes),
+    /// `len` bytes of `file` from `offset`; say what was sent with
+    /// [`Body::file_sent`].
+    File {
+        file: &'a File,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Body {
+    /// Whether this is a file body (see [`Body::file_piece`]).
+    pub(crate) fn is_file(&self) -> bool {
+        matches!(self.kind, Kind::File(_))
+    }
+
+    /// The next piece of a file body, without reading the file; `None` at
+    /// the end (or for another kind of body).
+    pub(crate) fn file_piece(&mut self) -> Option<Piece<'_>> {
+        let Kind::File(f) = &mut self.kind else {
+            return None;
+        };
+        loop {
+            match f.segments.front_mut()? {
+                Segment::Bytes(b) => {
+                    let b = std::mem::take(b);
+                    f.segments.pop_front();
+                    f.remaining -= b.len() as u64;
+                    if !b.is_empty() {
+                        return Some(Piece::Bytes(b));
+                    }
+                }
+                Segment::File { len: 0, .. } => {
+                    f.segments.pop_front();
+                }
+                Segment::File { offset, len } => {
+                    let (offset, len) = (*offset, *len);
+                    return Some(Piece::File {
+                        file: &f.file,
+                        offset,
+                        len,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `n` bytes of the current file piece went out.
+    pub(crate) fn file_sent(&mut self, n: u64) {
+        if let Kind::File(f) = &mut self.kind
+            && let Some(Segment::File { offset, len }) = f.segments.front_mut()
+        {
+            let n = n.min(*len);
+            *offset += n;
+            *len -= n;
+            f.remaining -= n;
+        }
+    }
+}
+
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = BoxError;

@@ -19,6 +19,7 @@ mod cors;
 mod disk_full;
 mod document;
 mod embed;
+mod h1_engine;
 mod http;
 mod modes;
 #[cfg(feature = "python")]

@@ -202,7 +202,7 @@ impl EngineBody {
     }
 
     pub(crate) fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 

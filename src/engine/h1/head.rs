@@ -124,7 +124,7 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, Sta
         let chunked = headers
             .get_all(TRANSFER_ENCODING)
             .iter()
-            .last()
+            .next_back()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
             .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));

@@ -237,6 +237,9 @@ impl<I: Io + 'static> Conn<I> {
             if let Some(d) = driver.as_mut() {
                 let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, true);
             }
+            // Responses deferred behind this pipelined request go out
+            // while its handler works (a write error shows up later).
+            let _ = write::poll_out(cx, &mut self.io, &mut self.out);
             Poll::Pending
         })
         .await;

@@ -12,7 +12,11 @@ use http::{HeaderValue, Method, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::AsyncWrite;
 
-use crate::body::Body;
+use std::any::Any;
+
+use tokio::net::TcpStream;
+
+use crate::body::{Body, Piece};
 use crate::pipeline::Response;
 
 /// Chunks up to this size are copied into the write buffer (one write
@@ -21,6 +25,23 @@ use crate::pipeline::Response;
 const COPY_LIMIT: usize = 8 * 1024;
 /// The write buffer is sent once it holds this much.
 const GATHER_LIMIT: usize = 16 * 1024;
+
+/// File ranges at least this long go out with `sendfile` on plain TCP;
+/// shorter ones are read and gathered with the head (one write).
+const SENDFILE_MIN: u64 = 64 * 1024;
+/// Most bytes asked of one `sendfile`.
+const SENDFILE_MAX: u64 = 1 << 20;
+
+/// What the body gave while gathering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gathered {
+    /// All it has now (or the write buffer is full).
+    Ready,
+    /// Nothing yet.
+    Pending,
+    /// A large file range, for `sendfile`.
+    File,
+}
 
 /// How a response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,15 +124,26 @@ impl Writer {
     /// Gather and write until the body is out. `defer`: another request is
     /// already buffered, so the end of this response may stay in `out`
     /// (below that many bytes) to go out with the next one's.
-    pub(super) fn poll_write<I: AsyncWrite + Unpin>(
+    pub(super) fn poll_write<I: AsyncWrite + Unpin + 'static>(
         &mut self,
         cx: &mut Context<'_>,
         io: &mut I,
         out: &mut Vec<u8>,
         defer: Option<usize>,
     ) -> Poll<io::Result<()>> {
+        let zero_copy = matches!(self.framing, Framing::Length(_))
+            && self.body.as_ref().is_some_and(Body::is_file)
+            && (io as &dyn Any).is::<TcpStream>();
         loop {
-            let gathering = self.fill(cx, out)?;
+            let gathering = if zero_copy {
+                self.fill_from_file(cx, out)?
+            } else {
+                self.fill(cx, out)?
+            };
+            if gathering == Gathered::File && out.is_empty() && self.pending.is_none() {
+                ready!(self.poll_sendfile(cx, io, out))?;
+                continue;
+            }
             let done = self.body.is_none() && self.pending.is_none();
             if done && defer.is_some_and(|limit| out.len() < limit) {
                 return Poll::Ready(Ok(()));
@@ -121,7 +153,7 @@ impl Writer {
                     return Pin::new(io).poll_flush(cx);
                 }
                 // Waiting for the body to produce.
-                debug_assert!(gathering.is_pending());
+                debug_assert!(gathering == Gathered::Pending);
                 return Poll::Pending;
             }
             ready!(self.poll_send(cx, io, out))?;
@@ -130,13 +162,13 @@ impl Writer {
 
     /// Take what the body has ready into `out` / `pending`, until the
     /// buffer is full, a large chunk waits, or the body has nothing now.
-    fn fill(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> io::Result<Poll<()>> {
+    fn fill(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> io::Result<Gathered> {
         while self.pending.is_none() && out.len() < GATHER_LIMIT {
             let Some(body) = self.body.as_mut() else {
-                return Ok(Poll::Ready(()));
+                return Ok(Gathered::Ready);
             };
             match Pin::new(body).poll_frame(cx) {
-                Poll::Pending => return Ok(Poll::Pending),
+                Poll::Pending => return Ok(Gathered::Pending),
                 Poll::Ready(Some(Err(e))) => return Err(io::Error::other(e)),
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
@@ -146,7 +178,79 @@ impl Writer {
                 Poll::Ready(None) => self.finish(out)?,
             }
         }
-        Ok(Poll::Ready(()))
+        Ok(Gathered::Ready)
+    }
+
+    /// As [`Writer::fill`] for a file body on plain TCP: literal parts and
+    /// small file ranges are gathered as usual, a large file range stops
+    /// the gathering for [`Writer::poll_sendfile`].
+    fn fill_from_file(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> io::Result<Gathered> {
+        while self.pending.is_none() && out.len() < GATHER_LIMIT {
+            let Some(body) = self.body.as_mut() else {
+                return Ok(Gathered::Ready);
+            };
+            match body.file_piece() {
+                None => self.finish(out)?,
+                Some(Piece::Bytes(b)) => self.push(b, out)?,
+                Some(Piece::File { len, .. }) if len >= SENDFILE_MIN => return Ok(Gathered::File),
+                Some(Piece::File { .. }) => return self.fill(cx, out),
+            }
+        }
+        Ok(Gathered::Ready)
+    }
+
+    /// Send the current file range with `sendfile` (the write buffer is
+    /// empty): the kernel moves page-cache pages to the socket, no copy
+    /// through user space.
+    fn poll_sendfile<I: 'static>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut I,
+        out: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        let Some(tcp) = (io as &mut dyn Any).downcast_mut::<TcpStream>() else {
+            return Poll::Ready(Err(io::Error::other("sendfile needs a TCP stream")));
+        };
+        loop {
+            let Some(body) = self.body.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let (file, offset, len) = match body.file_piece() {
+                Some(Piece::File { file, offset, len }) => (file, offset, len),
+                // Literal bytes (a multipart boundary) are taken: gather them.
+                Some(Piece::Bytes(b)) => return Poll::Ready(self.push(b, out)),
+                None => {
+                    self.finish(out)?;
+                    return Poll::Ready(Ok(()));
+                }
+            };
+            if len < SENDFILE_MIN {
+                return Poll::Ready(Ok(()));
+            }
+            ready!(tcp.poll_write_ready(cx))?;
+            let want = len.min(SENDFILE_MAX) as usize;
+            let mut at = offset;
+            let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
+                rustix::fs::sendfile(&*tcp, file, Some(&mut at), want).map_err(io::Error::from)
+            });
+            match sent {
+                Ok(0) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shrank while being sent",
+                    )));
+                }
+                Ok(n) => {
+                    body.file_sent(n as u64);
+                    self.left -= n as u64;
+                    if self.left == 0 {
+                        self.body = None;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 
     fn push(&mut self, mut data: Bytes, out: &mut Vec<u8>) -> io::Result<()> {
@@ -234,6 +338,22 @@ impl Writer {
             }
         }
     }
+}
+
+/// Write what `out` holds, as far as the stream takes it now.
+pub(super) fn poll_out<I: AsyncWrite + Unpin>(
+    cx: &mut Context<'_>,
+    io: &mut I,
+    out: &mut Vec<u8>,
+) -> Poll<io::Result<()>> {
+    while !out.is_empty() {
+        let n = ready!(Pin::new(&mut *io).poll_write(cx, out))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        out.drain(..n);
+    }
+    Poll::Ready(Ok(()))
 }
 
 /// `{len:x}\r\n` in `buf`.
