@@ -177,8 +177,7 @@ impl Upgrade {
 }
 
 /// Copy bytes both ways until both directions are closed.
-async fn relay(client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer: SocketAddr) {
-    let mut client = client;
+async fn relay(mut client: Upgraded, backend: Backend, preamble: Option<Bytes>, peer: SocketAddr) {
     let result = match backend {
         Backend::Stream(mut s) => {
             use tokio::io::AsyncWriteExt;
