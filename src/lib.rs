@@ -8,14 +8,14 @@
 //!
 //! ```text
 //! config/     libconfig text → Value tree with spans → typed Config
-//! engine/     sockets, maxclients, HTTP/0.9 sniffing, hyper, shutdown
+//! engine/     sockets, maxclients, HTTP/0.9 sniffing, HTTP/1 (own), HTTP/2 (hyper), shutdown
 //! pipeline/   RequestCtx, the Module contract, the phase sequence
 //! modules/    registry (the only cfg(feature) spot) + one folder per module
 //! body.rs     streaming response bodies (files by ranges, channels)
 //! path.rs     the one path normaliser; pattern.rs Ouistiti pattern lists
 //! ```
 //!
-//! A request flows: accept → HTTP/0.9 sniff → hyper → path normalisation →
+//! A request flows: accept → HTTP/0.9 sniff → HTTP/1 engine (or hyper's HTTP/2) → path normalisation →
 //! preflight → authenticate → authorize → route → handle → rewrite → default
 //! headers. See [`pipeline`] for the phase chart.
 //!

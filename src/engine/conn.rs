@@ -173,9 +173,11 @@ pub async fn serve(
             };
             if conn.tls.as_ref().is_some_and(|t| t.h2) {
                 let service = conn.service();
-                h2::serve(secured.io, service, shutdown).await;
+                Box::pin(h2::serve(secured.io, service, shutdown)).await;
             } else {
-                conn.serve_io(secured.io, shutdown).await;
+                // Boxed, as the HTTP/2 case: the plain connection's future
+                // (what every idle connection holds) stays small.
+                Box::pin(conn.serve_io(secured.io, shutdown)).await;
             }
         }
         Ok(Err(e)) => log::debug!("{peer}: TLS handshake: {e}"),
@@ -204,7 +206,7 @@ impl Conn {
         let prefix = match start {
             Ok(Start::Http(prefix)) => prefix,
             Ok(Start::Simple { method, target }) => {
-                self.simple(&mut io, method, target).await;
+                Box::pin(self.simple(&mut io, method, target)).await;
                 return;
             }
             Ok(Start::Closed) | Err(_) => return,
@@ -213,7 +215,7 @@ impl Conn {
             && self.site.pipeline.info().version == HttpVersion::Http2
         {
             let service = self.service();
-            return h2::serve(Rewind::new(prefix, io), service, shutdown).await;
+            return Box::pin(h2::serve(Rewind::new(prefix, io), service, shutdown)).await;
         }
         let settings = self.site.h1.clone();
         h1::serve(io, prefix, settings, shutdown, |req| self.dispatch(req)).await;

@@ -1,5 +1,5 @@
-//! The engine: listening sockets, connections, HTTP/0.9 sniffing, hyper, and
-//! graceful shutdown.
+//! The engine: listening sockets, connections, HTTP/0.9 sniffing, HTTP/1
+//! (marmoset's own, [`h1`]), HTTP/2 (hyper, [`h2`]), and graceful shutdown.
 //!
 //! [`Server::from_config`] builds every module (all fallible work happens
 //! there), [`Server::bind`] opens the sockets (done before privileges are

@@ -816,16 +816,16 @@ fn http_404_has_short_text_body() {
 
 #[test]
 fn http_parse_error_gets_400_and_close() {
-    // Requests hyper cannot parse are answered by hyper itself: 400 with an
-    // empty body and `connection: close` (docs/compatibility.md: Ouistiti
-    // sends its short text body there).
+    // Requests the engine cannot parse get 400 with Ouistiti's short text
+    // body and `connection: close` (docs/compatibility.md).
     let r = default_server();
     let mut c = Client::new(&r.server);
     c.send("GARBAGE\r\n\r\n");
     let resp = c.response();
     assert_eq!(resp.status, 400, "{resp:?}");
     assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
-    assert_eq!(resp.text(), "", "{resp:?}");
+    assert_eq!(resp.text(), " 400 Bad Request\r\n", "{resp:?}");
+    assert_eq!(resp.header("content-type"), Some("text/plain"), "{resp:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -84,11 +84,17 @@ class Tab:
 
     async def wait(self, expr, what):
         deadline = time.monotonic() + TIMEOUT
+        last = None
         while time.monotonic() < deadline:
-            if await self.eval(expr):
-                return
+            try:
+                if await self.eval(expr):
+                    return
+            except RuntimeError as e:
+                # The page navigated away while the expression ran (its
+                # execution context was destroyed): ask the next page.
+                last = e
             await asyncio.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what} ({expr})")
+        raise AssertionError(f"timed out waiting for {what} ({expr}); last error: {last}")
 
     async def screenshot(self):
         r = await self.b.call("Page.captureScreenshot", {"format": "png"}, self.s)

@@ -313,7 +313,7 @@ impl BodyDriver {
                     return self.fail(&mut slot, io::Error::new(io::ErrorKind::InvalidData, why));
                 }
             }
-            match read_more(cx, io, rbuf) {
+            match read_more(cx, io, rbuf, CHUNK / 4) {
                 Poll::Ready(Ok(0)) => {
                     let e = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -354,14 +354,17 @@ fn send_continue<I: AsyncWrite + Unpin>(
     Pin::new(io).poll_flush(cx)
 }
 
-/// Read into the spare room of `rbuf` (grown when full).
+/// Read into the spare room of `rbuf`, first made at least `room` bytes
+/// (an empty buffer whose memory is no longer shared takes its memory back
+/// rather than growing).
 pub(super) fn read_more<I: AsyncRead + Unpin>(
     cx: &mut Context<'_>,
     io: &mut I,
     rbuf: &mut BytesMut,
+    room: usize,
 ) -> Poll<io::Result<usize>> {
-    if rbuf.capacity() - rbuf.len() < 1024 {
-        rbuf.reserve(16 * 1024);
+    if rbuf.capacity() - rbuf.len() < room.min(1024) {
+        rbuf.reserve(room);
     }
     tokio_util::io::poll_read_buf(Pin::new(io), cx, rbuf)
 }

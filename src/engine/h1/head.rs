@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::body::Framing;
@@ -183,12 +183,15 @@ pub(super) fn encode(out: &mut Vec<u8>, version: Version, status: StatusCode, he
 }
 
 /// The whole answer the engine itself gives to a head it cannot serve
-/// (400, 431, 505): no body, and the connection closes.
+/// (400, 431): Ouistiti's short text body, and the connection closes.
 pub(super) fn refusal(out: &mut Vec<u8>, status: StatusCode) {
-    let mut headers = HeaderMap::with_capacity(2);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    let body = crate::error::short_body(status);
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
     encode(out, Version::HTTP_11, status, &headers);
+    out.extend_from_slice(&body);
 }
 
 /// A `Bytes` view of `s` for tests.

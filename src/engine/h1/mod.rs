@@ -22,6 +22,7 @@ mod body;
 mod head;
 mod write;
 
+use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
@@ -31,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::CONNECTION;
 use http::{HeaderValue, Method, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
@@ -46,9 +48,10 @@ use write::{Framing as Out, Writer};
 
 /// Responses to pipelined requests wait in the write buffer up to this size.
 const DEFER_LIMIT: usize = 16 * 1024;
-/// Room for a usual request head; the read buffer grows for larger ones and
-/// is brought back to this when a connection goes idle.
-const READ_BUF: usize = 4096;
+/// Room for a usual request head (small enough for the allocator's
+/// per-thread cache: an idle connection gives its read buffer back, and
+/// takes one again when the client sends); it grows for larger heads.
+const READ_BUF: usize = 1024;
 /// An unread request body is drained for this long before closing, so that
 /// the client sees the response rather than a reset.
 const LINGER: Duration = Duration::from_millis(500);
@@ -120,7 +123,9 @@ pub async fn serve<I, F, Fut>(
                 return c.close().await;
             }
         };
-        match c.exchange(head, &shutdown, &dispatch).await {
+        // Boxed: an idle connection holds only the loop's own state, not
+        // room for a request in flight (the pipeline's future is large).
+        match Box::pin(c.exchange(head, &shutdown, &dispatch)).await {
             Next::KeepAlive => {}
             Next::Close { linger } => {
                 if linger {
@@ -136,10 +141,11 @@ pub async fn serve<I, F, Fut>(
             }
         }
         limit = c.settings.next_head;
-        if c.rbuf.is_empty() && c.rbuf.capacity() > 4 * READ_BUF {
-            c.rbuf = BytesMut::with_capacity(READ_BUF);
+        // A body or a large head grew the buffers: give the memory back.
+        if c.rbuf.is_empty() && c.rbuf.capacity() > 8 * READ_BUF {
+            c.rbuf = BytesMut::new();
         }
-        if c.out.capacity() > 4 * DEFER_LIMIT && c.out.is_empty() {
+        if c.out.is_empty() && c.out.capacity() > 8 * READ_BUF {
             c.out = Vec::new();
         }
     }
@@ -179,7 +185,12 @@ impl<I: Io + 'static> Conn<I> {
                 return Err(End::Quiet);
             }
             let idle = self.rbuf.is_empty();
-            let read = poll_fn(|cx| body::read_more(cx, &mut self.io, &mut self.rbuf));
+            let read = poll_fn(|cx| {
+                if idle && self.wait_readable(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF)
+            });
             let n = tokio::select! {
                 biased;
                 r = read => r,
@@ -310,6 +321,24 @@ impl<I: Io + 'static> Conn<I> {
         }
     }
 
+    /// With nothing buffered, wait until the client sends before holding a
+    /// read buffer: an idle connection gives its buffer back (plain TCP;
+    /// a TLS stream keeps its own buffers anyway).
+    fn wait_readable(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let Some(tcp) = (&self.io as &dyn Any).downcast_ref::<TcpStream>() else {
+            return Poll::Ready(());
+        };
+        match tcp.poll_read_ready(cx) {
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => {
+                if self.rbuf.capacity() > 0 {
+                    self.rbuf = BytesMut::new();
+                }
+                Poll::Pending
+            }
+        }
+    }
+
     /// Write what waits in the write buffer.
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
@@ -330,7 +359,9 @@ impl<I: Io + 'static> Conn<I> {
             let mut total = 0usize;
             loop {
                 self.rbuf.clear();
-                match poll_fn(|cx| body::read_more(cx, &mut self.io, &mut self.rbuf)).await {
+                match poll_fn(|cx| body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF))
+                    .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(n) => total += n,
                 }
