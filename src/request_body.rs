@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::engine::h1::EngineBody;
 use crate::error::{BoxError, HttpError};
@@ -26,12 +25,6 @@ pub enum BodyError {
     /// The connection failed or the body was malformed (answered 400).
     #[error("request body: {0}")]
     Transport(BoxError),
-}
-
-impl From<hyper::Error> for BodyError {
-    fn from(e: hyper::Error) -> Self {
-        BodyError::Transport(e.into())
-    }
 }
 
 impl From<BodyError> for HttpError {
@@ -61,9 +54,10 @@ impl RequestBody {
         }
     }
 
-    pub(crate) fn new(inner: Incoming, limit: u64) -> Self {
+    /// Any body stream (the HTTP/2 engine's), within `limit` bytes.
+    pub(crate) fn from_boxed(inner: BoxedBody, limit: u64) -> Self {
         RequestBody {
-            inner: Some(Inner::Hyper(inner)),
+            inner: Some(Inner::Boxed(inner)),
             limit,
             seen: 0,
         }
@@ -131,9 +125,10 @@ impl http_body::Body for RequestBody {
             return Poll::Ready(None);
         };
         let polled = match inner {
-            Inner::Hyper(b) => Pin::new(b)
+            Inner::Boxed(b) => b
+                .as_mut()
                 .poll_frame(cx)
-                .map(|o| o.map(|r| r.map_err(BodyError::from))),
+                .map(|o| o.map(|r| r.map_err(BodyError::Transport))),
             Inner::Engine(b) => b
                 .poll_frame(cx)
                 .map(|o| o.map(|r| r.map_err(|e| BodyError::Transport(e.into())))),
@@ -158,7 +153,7 @@ impl http_body::Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         match &self.inner {
             None => true,
-            Some(Inner::Hyper(b)) => b.is_end_stream(),
+            Some(Inner::Boxed(b)) => b.is_end_stream(),
             Some(Inner::Engine(b)) => b.is_end_stream(),
         }
     }
@@ -166,14 +161,19 @@ impl http_body::Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
             None => SizeHint::with_exact(0),
-            Some(Inner::Hyper(b)) => b.size_hint(),
+            Some(Inner::Boxed(b)) => b.size_hint(),
             Some(Inner::Engine(b)) => b.size_hint(),
         }
     }
 }
 
-/// Where the bytes come from: hyper (HTTP/2) or marmoset's HTTP/1 engine.
+/// A request body from another source than the HTTP/1 engine.
+pub(crate) type BoxedBody =
+    Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send + Sync>>;
+
+/// Where the bytes come from: marmoset's HTTP/1 engine, or another (hyper's
+/// HTTP/2) boxed.
 enum Inner {
-    Hyper(Incoming),
     Engine(EngineBody),
+    Boxed(BoxedBody),
 }

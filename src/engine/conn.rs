@@ -1,8 +1,6 @@
 //! One client connection: HTTP/0.9 sniffing, then HTTP/1 (marmoset's own
 //! engine, [`super::h1`]) or HTTP/2 (hyper).
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -10,8 +8,6 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use http::{Method, StatusCode, Version};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -172,8 +168,7 @@ pub async fn serve(
                 ..conn
             };
             if conn.tls.as_ref().is_some_and(|t| t.h2) {
-                let service = conn.service();
-                Box::pin(h2::serve(secured.io, service, shutdown)).await;
+                conn.serve_h2(secured.io, shutdown).await;
             } else {
                 // Boxed, as the HTTP/2 case: the plain connection's future
                 // (what every idle connection holds) stays small.
@@ -214,33 +209,20 @@ impl Conn {
         if prefix.starts_with(b"PRI * HTTP/2.0")
             && self.site.pipeline.info().version == HttpVersion::Http2
         {
-            let service = self.service();
-            return Box::pin(h2::serve(Rewind::new(prefix, io), service, shutdown)).await;
+            return self.serve_h2(Rewind::new(prefix, io), shutdown).await;
         }
         let settings = self.site.h1.clone();
         h1::serve(io, prefix, settings, shutdown, |req| self.dispatch(req)).await;
     }
 
-    /// The hyper service: each request goes through the pipeline.
-    fn service(
-        &self,
-    ) -> impl hyper::service::Service<
-        hyper::Request<Incoming>,
-        Response = Response,
-        Error = Infallible,
-        Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
-    > + Clone
-    + Send
-    + 'static {
+    /// Serve `io` as HTTP/2 (hyper), each stream through the pipeline.
+    async fn serve_h2<I: Io + 'static>(&self, io: I, shutdown: watch::Receiver<bool>) {
         let conn = self.clone();
-        service_fn(move |req: hyper::Request<Incoming>| {
+        let dispatch = move |req: Request| {
             let conn = conn.clone();
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = RequestBody::new(body, conn.site.limits.max_body);
-                Ok::<_, Infallible>(conn.dispatch(Request::from_parts(parts, body)).await)
-            }
-        })
+            async move { conn.dispatch(req).await }
+        };
+        Box::pin(h2::serve(io, dispatch, self.site.limits.max_body, shutdown)).await;
     }
 
     /// Run the pipeline for one request, with panics contained and the

@@ -1,29 +1,45 @@
-//! HTTP/2 connections (cargo feature `http2`): over TLS when ALPN chose
-//! `h2`, or on a plain port by prior knowledge when the server's `version`
-//! is `HTTP/2`. The same service — and so the same pipeline — as HTTP/1.
+//! HTTP/2 connections (cargo feature `http2`), served by hyper: over TLS
+//! when ALPN chose `h2`, or on a plain port by prior knowledge when the
+//! server's `version` is `HTTP/2`. The same pipeline as HTTP/1: hyper's
+//! request body and upgrade are adapted here, so nothing else in marmoset
+//! knows hyper.
 
 use std::convert::Infallible;
+use std::future::Future;
 
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
-use hyper::service::Service;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::transport::Io;
-use crate::pipeline::Response;
+use super::upgrade::{OnUpgrade, Upgraded};
+use crate::pipeline::{Request, Response};
+use crate::request_body::RequestBody;
 
 /// Whether this build speaks HTTP/2.
 pub const ENABLED: bool = true;
 
-/// Serve `io` as an HTTP/2 connection until it ends or the server shuts
-/// down (then a GOAWAY lets in-flight streams finish).
-pub async fn serve<I, S>(io: I, service: S, mut shutdown: watch::Receiver<bool>)
-where
+/// Serve `io` as an HTTP/2 connection, each stream's request through
+/// `dispatch` (bodies limited to `max_body` bytes), until it ends or the
+/// server shuts down (then a GOAWAY lets in-flight streams finish).
+pub async fn serve<I, F, Fut>(
+    io: I,
+    dispatch: F,
+    max_body: u64,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: Io + 'static,
-    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
+    F: Fn(Request) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
 {
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let req = adapt(req, max_body);
+        let dispatch = dispatch.clone();
+        async move { Ok::<_, Infallible>(dispatch(req).await) }
+    });
     let conn = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         // RFC 8441: WebSocket over HTTP/2 (the `websocket` module).
@@ -35,6 +51,28 @@ where
         _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
     }
     log_end(conn.await);
+}
+
+/// hyper's request as marmoset's: the body boxed behind [`RequestBody`],
+/// and for a `CONNECT` (RFC 8441 WebSocket) the stream handed over through
+/// [`OnUpgrade`] once the `200` is sent.
+fn adapt(mut req: hyper::Request<Incoming>, max_body: u64) -> Request {
+    let upgrade = (req.method() == http::Method::CONNECT).then(|| {
+        let pending = hyper::upgrade::on(&mut req);
+        let (tx, rx) = oneshot::channel::<Upgraded>();
+        tokio::spawn(async move {
+            if let Ok(up) = pending.await {
+                let _ = tx.send(Box::new(TokioIo::new(up)));
+            }
+        });
+        OnUpgrade::new(rx)
+    });
+    let (mut parts, body) = req.into_parts();
+    if let Some(on) = upgrade {
+        parts.extensions.insert(on);
+    }
+    let body = RequestBody::from_boxed(Box::pin(body.map_err(Into::into)), max_body);
+    Request::from_parts(parts, body)
 }
 
 fn log_end(r: Result<(), hyper::Error>) {

@@ -1,10 +1,10 @@
-//! HTTP/0.9 simple requests, which hyper does not parse.
+//! HTTP/0.9 simple requests (a request line without a version).
 //!
 //! The start of each connection is read until the request line can be
 //! classified: `METHOD SP target` followed by the end of the line, with no
 //! version, is a simple request, answered here with the body only, then the
-//! connection is closed. Anything else goes to hyper together with the bytes
-//! already read.
+//! connection is closed. Anything else goes to the HTTP/1 engine (or
+//! HTTP/2) together with the bytes already read.
 
 use std::io;
 use std::time::Duration;
@@ -24,7 +24,7 @@ pub enum Start {
         /// The request target.
         target: String,
     },
-    /// A versioned request (or garbage for hyper to refuse); the bytes read.
+    /// A versioned request (or garbage for the engine to refuse); the bytes read.
     Http(Bytes),
     /// The client sent nothing and closed, or timed out.
     Closed,
@@ -131,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn long_line_goes_to_hyper() {
+    fn long_line_goes_to_the_http1_engine() {
         let long = "GET /".to_string() + &"a".repeat(200);
         assert!(matches!(
             classify(long.as_bytes(), 100),

@@ -1,15 +1,14 @@
 //! Connections handed over to a module after `101 Switching Protocols` (or
 //! a `2xx` to `CONNECT`): the WebSocket, stream and Upgrade bridges.
 //!
-//! HTTP/1 connections are served by marmoset's own engine, which hands the
-//! stream over through [`OnUpgrade`]; HTTP/2 streams (extended CONNECT) go
-//! through hyper's mechanism. [`on`] hides the difference.
+//! Both engines put an [`OnUpgrade`] in the request's extensions when it
+//! may upgrade: the HTTP/1 engine sends its connection through it after the
+//! response head, the HTTP/2 engine an extended-CONNECT stream (RFC 8441).
 
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use super::transport::Io;
@@ -35,23 +34,16 @@ impl OnUpgrade {
 /// answer; the future resolves after the answer is on the wire, and fails
 /// if the connection closed first or the answer was not an upgrade.
 pub fn on(req: &mut Request) -> impl Future<Output = io::Result<Upgraded>> + Send + 'static {
-    let own = req
+    let pending = req
         .extensions_mut()
         .remove::<OnUpgrade>()
         .and_then(|o| o.0.lock().unwrap_or_else(|e| e.into_inner()).take());
-    let hyper_side = own.is_none().then(|| hyper::upgrade::on(&mut *req));
     async move {
-        if let Some(rx) = own {
-            return rx
+        match pending {
+            Some(rx) => rx
                 .await
-                .map_err(|_| io::Error::other("the connection was not upgraded"));
-        }
-        match hyper_side {
-            Some(pending) => {
-                let up = pending.await.map_err(io::Error::other)?;
-                Ok(Box::new(TokioIo::new(up)) as Upgraded)
-            }
-            None => Err(io::Error::other("no upgrade")),
+                .map_err(|_| io::Error::other("the connection was not upgraded")),
+            None => Err(io::Error::other("this request cannot upgrade")),
         }
     }
 }

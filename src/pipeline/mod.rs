@@ -30,7 +30,7 @@ pub use module::{
 };
 
 use crate::body::Body;
-use crate::error::{HttpError, reason_phrase, short_body};
+use crate::error::{HttpError, short_body};
 use crate::server_info::{HttpVersion, ServerInfo};
 
 /// Modules sorted by phase, built once.
@@ -201,7 +201,8 @@ impl Pipeline {
     }
 
     /// Default headers, `Date`, the short body of bodiless errors and
-    /// redirects, and the version cap.
+    /// redirects, and the version cap (the HTTP/1 engine writes Ouistiti's
+    /// reason phrases itself).
     fn finish(&self, mut resp: Response, method: &Method, version: Version) -> Response {
         let status = resp.status();
         let headers = resp.headers_mut();
@@ -225,7 +226,6 @@ impl Pipeline {
                 *resp.body_mut() = Body::from(text);
             }
         }
-        set_reason(&mut resp);
         if self.info.version == HttpVersion::Http10 && version == Version::HTTP_11 {
             *resp.version_mut() = Version::HTTP_10;
         }
@@ -239,18 +239,6 @@ impl Pipeline {
 fn answered(resp: Response, ctx: &mut RequestCtx, name: &'static str) -> Response {
     ctx.served_by = name;
     resp
-}
-
-/// Ouistiti's reason phrases where they differ from the standard ones.
-fn set_reason(resp: &mut Response) {
-    let status = resp.status();
-    let phrase = reason_phrase(status);
-    if Some(phrase) != status.canonical_reason()
-        && !phrase.is_empty()
-        && let Ok(r) = hyper::ext::ReasonPhrase::try_from(phrase.as_bytes())
-    {
-        resp.extensions_mut().insert(r);
-    }
 }
 
 /// A HEAD response keeps the length of the body it would have had.
