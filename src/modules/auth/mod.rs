@@ -267,11 +267,12 @@ impl Auth {
                 }
             }
         }
-        self.finish(ctx, issuers.clone());
         if let Some(i) = enrol {
+            self.finish(ctx, issuers.clone());
             let r = totp::enrolment(&self.factors, i, &issuers, head, ctx).await?;
             return Ok(Flow::Respond(r));
         }
+        self.finish(ctx, issuers);
         if self.home
             && ctx.path == "/~"
             && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
