@@ -82,6 +82,17 @@ class Tab:
             raise RuntimeError(f"{expr}: {r['exceptionDetails']}")
         return r["result"].get("value")
 
+    async def act(self, expr):
+        """Run `expr`, which navigates (a form submit, `location.href = …`):
+        the navigation may destroy the page's context before the answer
+        comes back, which is not an error here."""
+        try:
+            return await self.eval(expr)
+        except RuntimeError as e:
+            if "destroyed" in str(e) or "navigated" in str(e):
+                return None
+            raise
+
     async def wait(self, expr, what):
         deadline = time.monotonic() + TIMEOUT
         last = None
@@ -145,16 +156,16 @@ async def signin(b, base, user, password):
     t = await b.tab(f"{base}/private/secret.html")
     await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')",
                  "the redirect to the sign-in page")
-    await t.eval(f"document.getElementById('username').value = {json.dumps(user)};"
-                 f" document.getElementById('password').value = {json.dumps(password)};"
-                 " if (!new URLSearchParams(location.search).get('redirect_uri'))"
-                 "   document.getElementById('redirect_uri').value = '/private/secret.html';"
-                 " document.getElementById('signin').submit(); true")
+    await t.act(f"document.getElementById('username').value = {json.dumps(user)};"
+                f" document.getElementById('password').value = {json.dumps(password)};"
+                " if (!new URLSearchParams(location.search).get('redirect_uri'))"
+                "   document.getElementById('redirect_uri').value = '/private/secret.html';"
+                " document.getElementById('signin').submit(); true")
     await t.wait("location.pathname === '/private/secret.html'"
                  " && document.body.textContent.includes('secret content')",
                  "the protected page after signing in")
     # The cookie carries the session: a fresh load of another protected page works.
-    await t.eval("location.href = '/private/other.html'; true")
+    await t.act("location.href = '/private/other.html'; true")
     await t.wait("document.body && document.body.textContent.includes('other secret')",
                  "a second protected page with the token cookie")
     print("signin ok: signed in through the form, protected pages load with the cookie")

@@ -35,10 +35,10 @@ async def flow(b, base, user, password):
     t = await b.tab(f"{base}/private/secret.html")
     await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')",
                  "the redirect to the password page")
-    await t.eval(f"document.getElementById('username').value = {json.dumps(user)};"
-                 f" document.getElementById('password').value = {json.dumps(password)};"
-                 " document.getElementById('redirect_uri').value = '/private/secret.html';"
-                 " document.getElementById('signin').submit(); true")
+    await t.act(f"document.getElementById('username').value = {json.dumps(user)};"
+                f" document.getElementById('password').value = {json.dumps(password)};"
+                " document.getElementById('redirect_uri').value = '/private/secret.html';"
+                " document.getElementById('signin').submit(); true")
     await t.wait("location.pathname === '/totp.html' && !!document.getElementById('code')",
                  "the code page after the password")
     who = await t.eval("document.getElementById('username').value")
@@ -52,13 +52,13 @@ async def flow(b, base, user, password):
     if time.time() % 30 > 23:
         await asyncio.sleep(30 - time.time() % 30 + 0.2)
     code = totp.code(totp.b32decode(key), 6, totp.hashlib.sha1, int(time.time()) // 30)
-    await t.eval(f"document.getElementById('password').value = {json.dumps(code)};"
-                 " document.getElementById('redirect_uri').value = '/private/secret.html';"
-                 " document.getElementById('code').submit(); true")
+    await t.act(f"document.getElementById('password').value = {json.dumps(code)};"
+                " document.getElementById('redirect_uri').value = '/private/secret.html';"
+                " document.getElementById('code').submit(); true")
     await t.wait("location.pathname === '/private/secret.html'"
                  " && document.body.textContent.includes('secret content')",
                  "the protected page after the code")
-    await t.eval("location.href = '/private/other.html'; true")
+    await t.act("location.href = '/private/other.html'; true")
     await t.wait("document.body && document.body.textContent.includes('other secret')",
                  "a second protected page with the two-factor cookie")
     again = await t.eval("fetch('/totp').then(r => r.status)")

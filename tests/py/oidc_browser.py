@@ -28,9 +28,9 @@ async def signin(b, base, provider, login, shot):
                  " && !!document.querySelector('input[name=login]')",
                  "the provider's login form")
     print(f"at the provider: {await t.eval('location.pathname')}")
-    await t.eval(f"document.querySelector('input[name=login]').value = {json.dumps(login)};"
-                 " document.querySelector('input[name=password]').value = 'any';"
-                 " document.querySelector('form').submit(); true")
+    await t.act(f"document.querySelector('input[name=login]').value = {json.dumps(login)};"
+                " document.querySelector('input[name=password]').value = 'any';"
+                " document.querySelector('form').submit(); true")
     await t.wait(f"location.href === {json.dumps(base + '/private/secret.html')}"
                  " && document.body && document.body.textContent.includes('secret content')",
                  "the protected page after signing in")
@@ -49,7 +49,7 @@ async def signin(b, base, provider, login, shot):
         raise AssertionError(f"no HttpOnly session cookie: {names}")
     if any(n.startswith("MarmosetOidc-") for n in names):
         raise AssertionError(f"the state cookie is left: {names}")
-    await t.eval("location.href = '/private/other.html'; true")
+    await t.act("location.href = '/private/other.html'; true")
     await t.wait("document.body && document.body.textContent.includes('other secret')",
                  "a second protected page with the session cookie")
     print(f"oidc signin ok: signed in at the provider as {login}, protected pages load")
