@@ -24,6 +24,8 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let input = data.to_vec();
     let served = std::cell::Cell::new(0usize);
+    let no_defaults = http::HeaderMap::new();
+    let defaults = &no_defaults;
     let out = rt.block_on(async {
         let (mut client, server) = tokio::io::duplex(16 * 1024);
         let settings = Settings {
@@ -41,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
                     Ok(b) => b.len().to_string(),
                     Err(e) => format!("error {e}"),
                 };
-                Response::new(Body::from(n))
+                (Response::new(Body::from(n)), defaults)
             }
         });
         let peer = async {

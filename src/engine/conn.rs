@@ -212,7 +212,7 @@ impl Conn {
             return self.serve_h2(Rewind::new(prefix, io), shutdown).await;
         }
         let settings = self.site.h1.clone();
-        h1::serve(io, prefix, settings, shutdown, |req| self.dispatch(req)).await;
+        h1::serve(io, prefix, settings, shutdown, |req| self.dispatch_h1(req)).await;
     }
 
     /// Serve `io` as HTTP/2 (hyper), each stream through the pipeline.
@@ -227,7 +227,13 @@ impl Conn {
 
     /// Run the pipeline for one request, with panics contained and the
     /// access line written.
-    async fn dispatch(&self, mut req: Request) -> Response {
+    async fn dispatch(&self, req: Request) -> Response {
+        self.dispatch_h1(req).await.0
+    }
+
+    /// As [`Conn::dispatch`], with the default headers of the server (or
+    /// virtual host) that answered: the HTTP/1 engine writes them itself.
+    async fn dispatch_h1(&self, mut req: Request) -> (Response, &http::HeaderMap) {
         normalize_method(&mut req);
         if req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT {
             req.extensions_mut().insert(self.hold.clone());
@@ -260,7 +266,7 @@ impl Conn {
         if let Some(line) = line {
             access_log::write(&line, &ctx, &resp);
         }
-        resp
+        (resp, &pipeline.info().default_headers)
     }
 
     async fn simple<I: Io>(&self, io: &mut I, method: String, target: String) {

@@ -206,10 +206,14 @@ impl Pipeline {
     fn finish(&self, mut resp: Response, method: &Method, version: Version) -> Response {
         let status = resp.status();
         let headers = resp.headers_mut();
-        // One growth for all of them, one hash per header.
-        headers.reserve(self.info.default_headers.len() + 1);
-        for (name, value) in &self.info.default_headers {
-            headers.entry(name).or_insert_with(|| value.clone());
+        // The HTTP/1 engine writes the default headers itself, after the
+        // response's own (no map insertions); hyper's HTTP/2 needs them here.
+        if version == Version::HTTP_2 {
+            // One growth for all of them, one hash per header.
+            headers.reserve(self.info.default_headers.len() + 1);
+            for (name, value) in &self.info.default_headers {
+                headers.entry(name).or_insert_with(|| value.clone());
+            }
         }
         headers.insert(DATE, crate::http_date::now());
         let bodiless = resp.body().size_hint().exact() == Some(0);

@@ -162,8 +162,15 @@ pub(super) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
     })
 }
 
-/// Append a status line and `headers` to `out`.
-pub(super) fn encode(out: &mut Vec<u8>, version: Version, status: StatusCode, headers: &HeaderMap) {
+/// Append a status line, `headers`, then those of `defaults` that
+/// `headers` does not have, to `out`.
+pub(super) fn encode(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: StatusCode,
+    headers: &HeaderMap,
+    defaults: &HeaderMap,
+) {
     out.extend_from_slice(if version == Version::HTTP_10 {
         b"HTTP/1.0 "
     } else {
@@ -173,11 +180,19 @@ pub(super) fn encode(out: &mut Vec<u8>, version: Version, status: StatusCode, he
     out.push(b' ');
     out.extend_from_slice(crate::error::reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
+    let mut line = |name: &HeaderName, value: &HeaderValue| {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in headers {
+        line(name, value);
+    }
+    for (name, value) in defaults {
+        if !headers.contains_key(name) {
+            line(name, value);
+        }
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -190,7 +205,7 @@ pub(super) fn refusal(out: &mut Vec<u8>, status: StatusCode) {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    encode(out, Version::HTTP_11, status, &headers);
+    encode(out, Version::HTTP_11, status, &headers, &HeaderMap::new());
     out.extend_from_slice(&body);
 }
 
@@ -289,10 +304,19 @@ mod tests {
         let mut out = Vec::new();
         let mut h = HeaderMap::new();
         h.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
-        encode(&mut out, Version::HTTP_11, StatusCode::NOT_FOUND, &h);
+        let mut defaults = HeaderMap::new();
+        defaults.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        defaults.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        encode(
+            &mut out,
+            Version::HTTP_11,
+            StatusCode::NOT_FOUND,
+            &h,
+            &defaults,
+        );
         assert_eq!(
             out,
-            b"HTTP/1.1 404 File Not Found\r\ncontent-length: 3\r\n\r\n"
+            b"HTTP/1.1 404 File Not Found\r\ncontent-length: 3\r\nx-frame-options: DENY\r\n\r\n"
         );
     }
 }

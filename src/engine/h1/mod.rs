@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::CONNECTION;
-use http::{HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
@@ -87,7 +87,9 @@ struct Conn<I> {
 }
 
 /// Serve HTTP/1 on `io`, whose first bytes `prefix` were already read.
-pub async fn serve<I, F, Fut>(
+/// `dispatch` answers a request with the response and the server's default
+/// headers, written after the response's own unless it has them.
+pub async fn serve<'d, I, F, Fut>(
     io: I,
     prefix: Bytes,
     settings: Settings,
@@ -96,7 +98,7 @@ pub async fn serve<I, F, Fut>(
 ) where
     I: Io + 'static,
     F: Fn(Request) -> Fut,
-    Fut: Future<Output = Response>,
+    Fut: Future<Output = (Response, &'d HeaderMap)>,
 {
     let mut rbuf = BytesMut::with_capacity(READ_BUF.max(prefix.len()));
     rbuf.extend_from_slice(&prefix);
@@ -205,7 +207,7 @@ impl<I: Io + 'static> Conn<I> {
     }
 
     /// One request and its response.
-    async fn exchange<F, Fut>(
+    async fn exchange<'d, F, Fut>(
         &mut self,
         head: head::Head,
         shutdown: &watch::Receiver<bool>,
@@ -213,7 +215,7 @@ impl<I: Io + 'static> Conn<I> {
     ) -> Next
     where
         F: Fn(Request) -> Fut,
-        Fut: Future<Output = Response>,
+        Fut: Future<Output = (Response, &'d HeaderMap)>,
     {
         let head::Head {
             mut parts,
@@ -241,7 +243,7 @@ impl<I: Io + 'static> Conn<I> {
         let version = parts.version;
 
         let mut handler = pin!(dispatch(Request::from_parts(parts, body)));
-        let mut resp = poll_fn(|cx| {
+        let (mut resp, defaults) = poll_fn(|cx| {
             if let Poll::Ready(r) = handler.as_mut().poll(cx) {
                 return Poll::Ready(r);
             }
@@ -277,7 +279,13 @@ impl<I: Io + 'static> Conn<I> {
         } else {
             Version::HTTP_11
         };
-        head::encode(&mut self.out, resp_version, status, resp.headers());
+        head::encode(
+            &mut self.out,
+            resp_version,
+            status,
+            resp.headers(),
+            defaults,
+        );
 
         let defer = keep && !upgrading;
         let mut writer = Writer::new(framing, resp.into_body());
