@@ -273,6 +273,45 @@ fn tls_http2_by_alpn_serves_the_same_bytes() {
     assert_eq!(String::from_utf8_lossy(&h1.stdout), "hello world\n\n1.1");
 }
 
+/// HTTP/1 writes the server's default headers in its encoder, hyper's
+/// HTTP/2 gets them in the header map: both must carry the same ones, once.
+#[test]
+fn tls_http2_and_http1_carry_the_same_default_headers() {
+    let dir = site();
+    pki(dir.path(), "dev.example.org");
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
+    let defaults = [
+        "server",
+        "date",
+        "x-frame-options",
+        "cache-control",
+        "pragma",
+        "expires",
+        "x-content-type-options",
+        "referrer-policy",
+    ];
+    for version in ["--http2", "--http1.1"] {
+        let out = curl_https(
+            &server,
+            "dev.example.org",
+            &[version, "-D", "-", "-o", "/dev/null"],
+        );
+        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        for name in defaults {
+            let count = head
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name}:")))
+                .count();
+            assert_eq!(count, 1, "{version}: `{name}` {count} times in\n{head}");
+        }
+        assert!(head.contains("x-frame-options: deny"), "{version}:\n{head}");
+    }
+}
+
 #[test]
 fn tls_plain_http_to_a_tls_port_gets_no_data() {
     let dir = site();
