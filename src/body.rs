@@ -204,10 +204,9 @@ fn read_chunk(file: &File, at: u64, want: u64) -> io::Result<Vec<u8>> {
 }
 
 impl FileBody {
-    /// Read the next chunk. File reads are done inline: the document root is
-    /// local storage, mostly in the page cache, and a thread hop per chunk
-    /// costs more than the read itself.
-    fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+    /// The next piece: literal bytes are taken, a file range is only
+    /// described (see [`FileBody::advance`]); `None` at the end.
+    fn piece(&mut self) -> Option<Piece<'_>> {
         loop {
             match self.segments.front_mut()? {
                 Segment::Bytes(b) => {
@@ -215,32 +214,52 @@ impl FileBody {
                     self.segments.pop_front();
                     self.remaining -= b.len() as u64;
                     if !b.is_empty() {
-                        return Some(Ok(b));
+                        return Some(Piece::Bytes(b));
                     }
                 }
                 Segment::File { len: 0, .. } => {
                     self.segments.pop_front();
                 }
                 Segment::File { offset, len } => {
-                    let want = (*len).min(FILE_CHUNK as u64);
-                    let at = *offset;
-                    return Some(match read_chunk(&self.file, at, want) {
-                        Ok(buf) if buf.is_empty() => Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while being sent",
-                        )),
-                        Ok(buf) => {
-                            let n = buf.len() as u64;
-                            *offset += n;
-                            *len -= n;
-                            self.remaining -= n;
-                            Ok(Bytes::from(buf))
-                        }
-                        Err(e) => Err(e),
+                    return Some(Piece::File {
+                        file: &self.file,
+                        offset: *offset,
+                        len: *len,
                     });
                 }
             }
         }
+    }
+
+    /// `n` bytes of the current file range went out.
+    fn advance(&mut self, n: u64) {
+        if let Some(Segment::File { offset, len }) = self.segments.front_mut() {
+            let n = n.min(*len);
+            *offset += n;
+            *len -= n;
+            self.remaining -= n;
+        }
+    }
+
+    /// Read the next chunk. File reads are done inline: the document root is
+    /// local storage, mostly in the page cache, and a thread hop per chunk
+    /// costs more than the read itself.
+    fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        let (at, want) = match self.piece()? {
+            Piece::Bytes(b) => return Some(Ok(b)),
+            Piece::File { offset, len, .. } => (offset, len.min(FILE_CHUNK as u64)),
+        };
+        Some(match read_chunk(&self.file, at, want) {
+            Ok(buf) if buf.is_empty() => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being sent",
+            )),
+            Ok(buf) => {
+                self.advance(buf.len() as u64);
+                Ok(Bytes::from(buf))
+            }
+            Err(e) => Err(e),
+        })
     }
 }
 
@@ -267,43 +286,16 @@ impl Body {
     /// The next piece of a file body, without reading the file; `None` at
     /// the end (or for another kind of body).
     pub(crate) fn file_piece(&mut self) -> Option<Piece<'_>> {
-        let Kind::File(f) = &mut self.kind else {
-            return None;
-        };
-        loop {
-            match f.segments.front_mut()? {
-                Segment::Bytes(b) => {
-                    let b = std::mem::take(b);
-                    f.segments.pop_front();
-                    f.remaining -= b.len() as u64;
-                    if !b.is_empty() {
-                        return Some(Piece::Bytes(b));
-                    }
-                }
-                Segment::File { len: 0, .. } => {
-                    f.segments.pop_front();
-                }
-                Segment::File { offset, len } => {
-                    let (offset, len) = (*offset, *len);
-                    return Some(Piece::File {
-                        file: &f.file,
-                        offset,
-                        len,
-                    });
-                }
-            }
+        match &mut self.kind {
+            Kind::File(f) => f.piece(),
+            _ => None,
         }
     }
 
     /// `n` bytes of the current file piece went out.
     pub(crate) fn file_sent(&mut self, n: u64) {
-        if let Kind::File(f) = &mut self.kind
-            && let Some(Segment::File { offset, len }) = f.segments.front_mut()
-        {
-            let n = n.min(*len);
-            *offset += n;
-            *len -= n;
-            f.remaining -= n;
+        if let Kind::File(f) = &mut self.kind {
+            f.advance(n);
         }
     }
 }

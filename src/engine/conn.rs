@@ -42,9 +42,6 @@ pub struct Limits {
 pub struct Site {
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) limits: Limits,
-    /// Time a new connection has to start its first request: the header
-    /// timeout, or the idle timeout when shorter.
-    first_head_deadline: Duration,
     h1: h1::Settings,
     pub(crate) tls: Option<Arc<dyn TlsAcceptor>>,
     /// The connection filter (`clientfilter`), consulted at accept.
@@ -113,7 +110,6 @@ impl Site {
         Site {
             pipeline,
             limits,
-            first_head_deadline: first_head,
             h1,
             tls,
             filter: None,
@@ -156,7 +152,7 @@ pub async fn serve(
     let Some(acceptor) = conn.site.tls.clone() else {
         return conn.serve_io(stream, shutdown).await;
     };
-    let handshake = tokio::time::timeout(conn.site.first_head_deadline, acceptor.accept(stream));
+    let handshake = tokio::time::timeout(conn.site.h1.first_head, acceptor.accept(stream));
     let secured = tokio::select! {
         s = handshake => s,
         _ = shutdown.changed() => return,
@@ -195,7 +191,7 @@ impl Conn {
     async fn serve_io<I: Io + 'static>(self, mut io: I, mut shutdown: watch::Receiver<bool>) {
         let limits = &self.site.limits;
         let start = tokio::select! {
-            s = http09::sniff(&mut io, limits.max_header, self.site.first_head_deadline) => s,
+            s = http09::sniff(&mut io, limits.max_header, self.site.h1.first_head) => s,
             _ = shutdown.changed() => return,
         };
         let prefix = match start {

@@ -822,16 +822,12 @@ fn auth_embedded_handler_sees_the_user() {
 #[cfg(feature = "cgi")]
 #[test]
 fn auth_user_reaches_cgi_environment() {
-    use std::os::unix::fs::PermissionsExt as _;
     let dir = site();
     std::fs::create_dir_all(dir.path().join("cgi")).unwrap();
-    let script = dir.path().join("cgi/who.sh");
-    std::fs::write(
-        &script,
+    crate::support::write_script(
+        &dir.path().join("cgi/who.sh"),
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' \"$REMOTE_USER\" \"$AUTH_TYPE\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let s = TestServer::start(
         dir.path(),
         &doc_conf(

@@ -5,7 +5,6 @@
 //! not hold back the responses before it.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use crate::http::{Client, Running, conf, run};
@@ -150,13 +149,10 @@ fn h1_chunked_upload_is_stored_whole() {
 #[test]
 fn h1_slow_pipelined_request_does_not_hold_back_earlier_answers() {
     let dir = crate::support::site();
-    let script = dir.path().join("htdocs/slow.cgi");
-    std::fs::write(
-        &script,
+    crate::support::write_script(
+        &dir.path().join("htdocs/slow.cgi"),
         "#!/bin/sh\nsleep 2\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslow\\n'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let conf = "servers = ({ port = 0; addr = \"127.0.0.1\"; keepalivetimeout = 5; maxclients = 50;\n\
         cgi = { docroot = \"htdocs\"; allow = \"*.cgi\"; };\n\
         document = { docroot = \"htdocs\"; }; });\n";

@@ -253,12 +253,6 @@ impl BodyDriver {
         self.decoder.is_done() && !self.failed
     }
 
-    /// Whether the handler still holds the body.
-    pub(super) fn is_wanted(&self) -> bool {
-        let slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        !slot.dropped
-    }
-
     /// Serve the handler's demand: `Ready` once nothing more will be read
     /// (body done, failed, or dropped by the handler), `Pending` otherwise.
     /// `may_continue`: no response has been started, so `100 Continue` may

@@ -314,12 +314,9 @@ impl<I: Io + 'static> Conn<I> {
                 None => Next::Close { linger: false },
             };
         }
-        let unread = driver.as_ref().is_some_and(|d| !d.is_complete());
-        if unread {
+        if driver.as_ref().is_some_and(|d| !d.is_complete()) {
             // The rest of the body is still on its way: the connection
             // cannot carry another request.
-            let dropped = driver.as_ref().is_some_and(|d| !d.is_wanted());
-            log::trace!("request body left unread (handler dropped it: {dropped})");
             return Next::Close { linger: true };
         }
         if keep {
@@ -349,10 +346,7 @@ impl<I: Io + 'static> Conn<I> {
 
     /// Write what waits in the write buffer.
     async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            self.io.write_all(&self.out).await?;
-            self.out.clear();
-        }
+        poll_fn(|cx| write::poll_out(cx, &mut self.io, &mut self.out)).await?;
         self.io.flush().await
     }
 

@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::curl::Resp;
 use crate::support::{TempDir, TestServer, doc_conf, site};
 
 pub const SECRET: &str = "a very shared secret";
@@ -189,7 +190,6 @@ pub fn start(op: &mut Op, extra: &str, args: &[&str]) -> (TempDir, TestServer) {
 
 /// As [`start`], for the provider's client `client_id`.
 pub fn start_as(op: &mut Op, client_id: &str, extra: &str, args: &[&str]) -> (TempDir, TestServer) {
-    use std::os::unix::fs::PermissionsExt as _;
     let dir = site();
     let htdocs = dir.path().join("htdocs");
     std::fs::create_dir_all(htdocs.join("private")).unwrap();
@@ -202,13 +202,10 @@ pub fn start_as(op: &mut Op, client_id: &str, extra: &str, args: &[&str]) -> (Te
     std::fs::write(htdocs.join("private/other.html"), "<p>other secret</p>\n").unwrap();
     std::fs::write(htdocs.join("public/a.txt"), "public\n").unwrap();
     std::fs::create_dir_all(dir.path().join("cgi")).unwrap();
-    let script = dir.path().join("cgi/who.sh");
-    std::fs::write(
-        &script,
+    crate::support::write_script(
+        &dir.path().join("cgi/who.sh"),
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nuser=%s\\n' \"$REMOTE_USER\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let auth = format!(
         r#"auth = {{ type = "oAuth2"; issuer_url = "{}"; client_id = "{client_id}"; client_secret = "{CLIENT_SECRET}"; redirect_uri = "/auth/callback"; secret = "{SECRET}"; unprotect = "^/public/*"; group_claim = "groups"; {extra} }};
            cgi = {{ docroot = "cgi"; allow = ".sh*"; deny = "*"; denylast = true; }};"#,
@@ -233,35 +230,6 @@ pub fn log_after_stop(s: &mut TestServer, needle: &str) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
     s.log()
-}
-
-/// One curl response.
-pub struct Resp {
-    /// Final status.
-    pub code: u16,
-    /// Every header block.
-    pub head: String,
-    /// The body.
-    pub body: String,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-    }
-
-    pub fn cookies(&self) -> Vec<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.trim().to_string())
-            .collect()
-    }
 }
 
 /// A browser-less browser: curl with a cookie jar (`-k`: it trusts the
@@ -290,13 +258,7 @@ impl Browser {
             .arg(url)
             .output()
             .expect("run curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        Resp {
-            code: code.trim().parse().unwrap_or(0),
-            head: head.to_string(),
-            body: std::fs::read_to_string(body.path()).unwrap_or_default(),
-        }
+        Resp::of(&out, body.path())
     }
 
     pub fn get(&self, url: &str) -> Resp {

@@ -18,6 +18,30 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// What a curl run printed with `-D - -w '\n%{http_code}'` on its
+    /// standard output, the body being in the file `body`.
+    pub fn of(out: &std::process::Output, body: &std::path::Path) -> Resp {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        Resp {
+            code: code.trim().parse().unwrap_or(0),
+            head: head.to_string(),
+            body: std::fs::read_to_string(body).unwrap_or_default(),
+            curl_ok: out.status.success(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Every `Set-Cookie` value, attributes included.
+    pub fn cookies(&self) -> Vec<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
     /// Whether the head contains `text`, ignoring case.
     pub fn has(&self, text: &str) -> bool {
         self.head.to_lowercase().contains(&text.to_lowercase())
@@ -34,13 +58,8 @@ impl Resp {
 
     /// The `Set-Cookie` value setting cookie `name`, attributes included.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.trim())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_string)
+        let prefix = format!("{name}=");
+        self.cookies().into_iter().find(|v| v.starts_with(&prefix))
     }
 
     /// The token set by `Set-Cookie: X-Auth-Token=…` (the value only).
@@ -64,13 +83,5 @@ pub fn curl(s: &TestServer, path: &str, args: &[&str]) -> Resp {
         "\n%{http_code}",
     ]);
     let out = s.curl(path, &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Resp {
-        code: code.trim().parse().unwrap_or(0),
-        head: head.to_string(),
-        body: std::fs::read_to_string(body.path()).unwrap_or_default(),
-        curl_ok: out.status.success(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Resp::of(&out, body.path())
 }

@@ -15,6 +15,13 @@ pub mod curl;
 
 pub use tempfile::TempDir;
 
+/// Write `text` to `path` as an executable script (mode 0755).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_marmoset"))
