@@ -29,8 +29,10 @@ const GATHER_LIMIT: usize = 16 * 1024;
 /// File ranges at least this long go out with `sendfile` on plain TCP;
 /// shorter ones are read and gathered with the head (one write).
 const SENDFILE_MIN: u64 = 64 * 1024;
-/// Most bytes asked of one `sendfile`.
-const SENDFILE_MAX: u64 = 1 << 20;
+/// Most bytes asked of one `sendfile` before the connection yields to the
+/// others (the socket takes less at once anyway: see
+/// `engine::conn::NOTSENT_LOWAT`).
+const SENDFILE_MAX: u64 = 256 * 1024;
 
 /// What the body gave while gathering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,8 +142,12 @@ impl Writer {
             } else {
                 self.fill(cx, out)?
             };
-            if gathering == Gathered::File && out.is_empty() && self.pending.is_none() {
-                ready!(self.poll_sendfile(cx, io, out))?;
+            if gathering == Gathered::File && self.pending.is_none() {
+                if out.is_empty() {
+                    ready!(self.poll_sendfile(cx, io, out))?;
+                } else {
+                    ready!(poll_send_more(cx, io, out))?;
+                }
                 continue;
             }
             let done = self.body.is_none() && self.pending.is_none();
@@ -245,6 +251,12 @@ impl Writer {
                     self.left -= n as u64;
                     if self.left == 0 {
                         self.body = None;
+                    } else {
+                        // Let the other connections of this thread run
+                        // between pieces: one fast reader of a large file
+                        // does not hold them back.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -352,6 +364,33 @@ pub(super) fn poll_out<I: AsyncWrite + Unpin>(
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         out.drain(..n);
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Write `out` to a TCP stream with `MSG_MORE`: a head followed by a
+/// `sendfile` piece then leaves in the same segments as the file's first
+/// bytes instead of a small packet of its own (one wake-up of the client,
+/// not two).
+fn poll_send_more<I: 'static>(
+    cx: &mut Context<'_>,
+    io: &mut I,
+    out: &mut Vec<u8>,
+) -> Poll<io::Result<()>> {
+    let Some(tcp) = (io as &mut dyn Any).downcast_mut::<TcpStream>() else {
+        return Poll::Ready(Err(io::Error::other("MSG_MORE needs a TCP stream")));
+    };
+    while !out.is_empty() {
+        ready!(tcp.poll_write_ready(cx))?;
+        let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
+            socket2::SockRef::from(&*tcp).send_with_flags(out, libc::MSG_MORE | libc::MSG_NOSIGNAL)
+        });
+        match sent {
+            Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => drop(out.drain(..n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
     }
     Poll::Ready(Ok(()))
 }
