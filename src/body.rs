@@ -56,11 +56,21 @@ impl Body {
 
     /// A body made of literal parts and file ranges, read lazily.
     pub fn file(file: impl Into<Arc<File>>, segments: Vec<Segment>) -> Self {
-        let file = file.into();
+        Self::cached_file(file.into(), None, segments)
+    }
+
+    /// As [`Body::file`], with the file's whole `content` when it is
+    /// already in memory: its ranges are then taken from there.
+    pub(crate) fn cached_file(
+        file: Arc<File>,
+        content: Option<Bytes>,
+        segments: Vec<Segment>,
+    ) -> Self {
         let len = segments.iter().map(Segment::len).sum();
         Body {
             kind: Kind::File(FileBody {
                 file,
+                content,
                 segments: segments.into(),
                 remaining: len,
             }),
@@ -178,6 +188,8 @@ impl Segment {
 
 struct FileBody {
     file: Arc<File>,
+    /// The whole file, when the cache of open files holds it.
+    content: Option<Bytes>,
     segments: VecDeque<Segment>,
     remaining: u64,
 }
@@ -203,6 +215,14 @@ fn read_chunk(file: &File, at: u64, want: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `len` bytes from `offset` of a file's content held in memory.
+fn in_memory(content: Option<&Bytes>, offset: u64, len: u64) -> Option<Bytes> {
+    let content = content?;
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (end <= content.len()).then(|| content.slice(start..end))
+}
+
 impl FileBody {
     /// The next piece: literal bytes are taken, a file range is only
     /// described (see [`FileBody::advance`]); `None` at the end.
@@ -221,6 +241,11 @@ impl FileBody {
                     self.segments.pop_front();
                 }
                 Segment::File { offset, len } => {
+                    if let Some(b) = in_memory(self.content.as_ref(), *offset, *len) {
+                        self.segments.pop_front();
+                        self.remaining -= b.len() as u64;
+                        return Some(Piece::Bytes(b));
+                    }
                     return Some(Piece::File {
                         file: &self.file,
                         offset: *offset,

@@ -14,6 +14,15 @@
 //! Bounded: [`SLOTS`] files per thread, each dropped after [`IDLE`]
 //! without use (so a deleted file's space is not held for long). Bodies
 //! read with `pread`, so one open file serves concurrent responses.
+//!
+//! Small files ([`SMALL_FILE`] bytes at most, [`CONTENT_BUDGET`] per
+//! thread) also keep their content, so serving them again reads nothing:
+//! one `statx` and the response's `writev`. Only content that cannot
+//! change unseen is kept: the file's change time must be at least
+//! [`SETTLED`] old when it is read. Any later write or `touch` sets the
+//! change time to the (later) current time, which the check at every hit
+//! sees; a write in the same clock tick as the read could not be told
+//! apart by times alone, hence the wait (git's "racy clean" rule).
 
 use std::cell::RefCell;
 use std::fs::{File, Metadata};
@@ -22,12 +31,19 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rustix::fs::{AtFlags, StatxFlags};
 
 /// Open files kept per thread.
 pub const SLOTS: usize = 32;
 /// Time after which an unused entry is closed.
 pub const IDLE: Duration = Duration::from_secs(10);
+/// Largest file whose content is kept.
+pub const SMALL_FILE: u64 = 16 * 1024;
+/// Most content bytes kept per thread.
+pub const CONTENT_BUDGET: usize = 256 * 1024;
+/// Age of a file's last change before its content may be kept.
+pub const SETTLED: Duration = Duration::from_secs(1);
 
 /// An open regular file and what `fstat` said about it when opened.
 #[derive(Clone, Debug)]
@@ -36,6 +52,67 @@ pub struct Cached {
     pub file: Arc<File>,
     /// Its metadata.
     pub meta: Metadata,
+    /// Its whole content, for a small file that had settled when read.
+    pub content: Option<Bytes>,
+}
+
+impl Cached {
+    /// `file` just opened, with `meta` from its descriptor.
+    pub fn new(file: Arc<File>, meta: Metadata) -> Cached {
+        Cached {
+            file,
+            meta,
+            content: None,
+        }
+    }
+
+    /// Read the content of a small, settled file into `content`, if the
+    /// thread's cache holds less than `room` bytes more.
+    fn keep_content(&mut self, room: usize) {
+        let len = self.meta.len();
+        if self.content.is_none()
+            && len <= SMALL_FILE
+            && (len as usize) <= room
+            && settled(&self.meta)
+        {
+            self.content = read_whole(&self.file, len);
+        }
+    }
+}
+
+/// Whether the file's last change is at least [`SETTLED`] old.
+fn settled(meta: &Metadata) -> bool {
+    let (Ok(secs), Ok(nanos)) = (
+        u64::try_from(meta.ctime()),
+        u32::try_from(meta.ctime_nsec()),
+    ) else {
+        return false;
+    };
+    let changed = std::time::UNIX_EPOCH + Duration::new(secs, nanos);
+    std::time::SystemTime::now()
+        .duration_since(changed)
+        .is_ok_and(|age| age >= SETTLED)
+}
+
+/// The whole file, if it reads back exactly `len` bytes.
+fn read_whole(file: &File, len: u64) -> Option<Bytes> {
+    let mut buf = vec![0; len as usize + 1];
+    let mut got = 0;
+    loop {
+        match rustix::io::pread(file, &mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+        if got == buf.len() {
+            return None;
+        }
+    }
+    (got as u64 == len).then(|| {
+        buf.truncate(got);
+        Bytes::from(buf)
+    })
 }
 
 struct Entry {
@@ -60,13 +137,18 @@ pub fn lookup(root: &OwnedFd, rel: &str) -> Option<Cached> {
             c.swap_remove(i);
             return None;
         }
+        if c[i].cached.content.is_none() {
+            let room = room(&c);
+            c[i].cached.keep_content(room);
+        }
         c[i].used = Instant::now();
         Some(c[i].cached.clone())
     })
 }
 
-/// Remember `cached`, just opened at `rel` under `root`.
-pub fn insert(root: &OwnedFd, rel: &str, cached: Cached) {
+/// Remember `cached`, just opened at `rel` under `root`; what is kept is
+/// returned (with the content of a small, settled file).
+pub fn insert(root: &OwnedFd, rel: &str, mut cached: Cached) -> Cached {
     let now = Instant::now();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -77,13 +159,25 @@ pub fn insert(root: &OwnedFd, rel: &str, cached: Cached) {
         {
             c.swap_remove(oldest);
         }
+        cached.keep_content(room(&c));
         c.push(Entry {
             root: root.as_raw_fd(),
             rel: rel.into(),
-            cached,
+            cached: cached.clone(),
             used: now,
         });
-    });
+        cached
+    })
+}
+
+/// Content bytes the thread's cache may still take.
+fn room(entries: &[Entry]) -> usize {
+    let held: usize = entries
+        .iter()
+        .filter_map(|e| e.cached.content.as_ref())
+        .map(Bytes::len)
+        .sum();
+    CONTENT_BUDGET.saturating_sub(held)
 }
 
 /// Whether `rel` still names the file `meta` describes.
@@ -113,10 +207,7 @@ mod tests {
     fn open(dir: &std::path::Path, rel: &str) -> Cached {
         let file = File::open(dir.join(rel)).unwrap();
         let meta = file.metadata().unwrap();
-        Cached {
-            file: Arc::new(file),
-            meta,
-        }
+        Cached::new(Arc::new(file), meta)
     }
 
     #[test]
@@ -146,6 +237,54 @@ mod tests {
         insert(&root, "c", open(d.path(), "c"));
         std::fs::remove_file(d.path().join("c")).unwrap();
         assert!(lookup(&root, "c").is_none(), "deleted");
+    }
+
+    #[test]
+    fn small_settled_files_keep_their_content_until_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let root: OwnedFd = File::open(d.path()).unwrap().into();
+        std::fs::write(d.path().join("new"), "fresh").unwrap();
+        std::fs::write(d.path().join("old"), "one").unwrap();
+        std::fs::write(d.path().join("big"), vec![b'x'; SMALL_FILE as usize + 1]).unwrap();
+        // Just written: not settled, only the descriptor is kept.
+        let kept = insert(&root, "new", open(d.path(), "new"));
+        assert_eq!(kept.content, None);
+        std::thread::sleep(SETTLED + Duration::from_millis(100));
+        let kept = insert(&root, "old", open(d.path(), "old"));
+        assert_eq!(kept.content.as_deref(), Some(&b"one"[..]));
+        assert_eq!(insert(&root, "big", open(d.path(), "big")).content, None);
+        // Settled since: the next hit reads it.
+        assert_eq!(
+            lookup(&root, "new").unwrap().content.as_deref(),
+            Some(&b"fresh"[..])
+        );
+        // Rewritten in place, same size: the change time moves, the entry
+        // goes, the new bytes are read afresh.
+        std::fs::write(d.path().join("old"), "two").unwrap();
+        assert!(lookup(&root, "old").is_none());
+        let kept = insert(&root, "old", open(d.path(), "old"));
+        assert_eq!(kept.content, None, "just changed: not settled");
+    }
+
+    #[test]
+    fn content_stays_within_the_budget() {
+        let d = tempfile::tempdir().unwrap();
+        let root: OwnedFd = File::open(d.path()).unwrap().into();
+        let per = SMALL_FILE as usize;
+        let n = CONTENT_BUDGET / per + 2;
+        for i in 0..n {
+            std::fs::write(d.path().join(i.to_string()), vec![b'x'; per]).unwrap();
+        }
+        std::thread::sleep(SETTLED + Duration::from_millis(100));
+        let with_content = (0..n)
+            .filter(|i| {
+                insert(&root, &i.to_string(), open(d.path(), &i.to_string()))
+                    .content
+                    .is_some()
+            })
+            .count();
+        assert_eq!(with_content, CONTENT_BUDGET / per);
+        CACHE.with(|c| assert!(room(&c.borrow()) < per));
     }
 
     #[test]

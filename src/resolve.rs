@@ -23,6 +23,7 @@
 //! Errors: a missing path (also "not a directory", link loops, names too
 //! long) is [`Target::Missing`]; permission denied is 403; anything else 500.
 
+use bytes::Bytes;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -57,6 +58,9 @@ pub struct OpenFile {
     pub file: Arc<File>,
     /// Its metadata, from the open descriptor.
     pub meta: Metadata,
+    /// Its whole content when the cache of open files keeps it (a small
+    /// file, see [`crate::open_cache`]): nothing to read to serve it.
+    pub content: Option<Bytes>,
 }
 
 impl Root {
@@ -109,6 +113,7 @@ impl Root {
             return Ok(Ok(Target::File(OpenFile {
                 file: hit.file,
                 meta: hit.meta,
+                content: hit.content,
             })));
         }
         let opened = rustix::fs::openat2(
@@ -134,13 +139,13 @@ impl Root {
         Ok(Ok(if meta.is_dir() {
             Target::Dir(self.dir.join(rel))
         } else if meta.is_file() {
-            let file = Arc::new(file);
-            let cached = crate::open_cache::Cached {
-                file: file.clone(),
-                meta: meta.clone(),
-            };
-            crate::open_cache::insert(fd, rel, cached);
-            Target::File(OpenFile { file, meta })
+            let cached = crate::open_cache::Cached::new(Arc::new(file), meta);
+            let cached = crate::open_cache::insert(fd, rel, cached);
+            Target::File(OpenFile {
+                file: cached.file,
+                meta: cached.meta,
+                content: cached.content,
+            })
         } else {
             Target::Missing
         }))
@@ -188,6 +193,7 @@ fn open_file(path: &Path) -> Result<Target, HttpError> {
     Ok(Target::File(OpenFile {
         file: Arc::new(file),
         meta,
+        content: None,
     }))
 }
 

@@ -173,3 +173,37 @@ fn h1_slow_pipelined_request_does_not_hold_back_earlier_answers() {
         "the first answer waited for the slow one ({first:?})"
     );
 }
+
+/// A small file that has not changed for a while is served from memory
+/// (`open_cache`): whole, by range and by HEAD the same bytes as from the
+/// disk, and a rewrite of the same size is seen at once.
+#[test]
+fn h1_small_file_kept_in_memory_follows_a_rewrite_at_once() {
+    let r = run(&conf(
+        "keepalivetimeout = 5; maxclients = 50;",
+        "options = \"range\";",
+    ));
+    let path = r.dir.path().join("htdocs/small.txt");
+    std::fs::write(&path, "0123456789abcdef").unwrap();
+    // Old enough for its content to be kept (open_cache::SETTLED).
+    std::thread::sleep(Duration::from_millis(1_200));
+    let mut c = Client::new(&r.server);
+    for _ in 0..3 {
+        c.send(get("/small.txt", ""));
+        assert_eq!(c.response().text(), "0123456789abcdef");
+    }
+    c.send(get("/small.txt", "Range: bytes=2-5\r\n"));
+    let part = c.response();
+    assert_eq!(part.status, 206);
+    assert_eq!(part.text(), "2345");
+    c.send(get("/small.txt", "Range: bytes=0-1,14-\r\n"));
+    let multi = c.response().text();
+    assert!(multi.contains("\r\n\r\n01\r\n") && multi.contains("\r\n\r\nef\r\n"), "{multi}");
+
+    // Same size, same second: the next request has the new bytes.
+    std::fs::write(&path, "FEDCBA9876543210").unwrap();
+    c.send(get("/small.txt", ""));
+    assert_eq!(c.response().text(), "FEDCBA9876543210");
+    c.send(get("/small.txt", "Range: bytes=2-5\r\n"));
+    assert_eq!(c.response().text(), "DCBA");
+}

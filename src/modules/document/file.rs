@@ -82,7 +82,7 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
         RangeDecision::Unsatisfiable => return unsatisfiable(resp, size),
         RangeDecision::Partial(parts) => partial(&mut resp, &parts, size, &ctype),
     };
-    *resp.body_mut() = Body::file(open.file, segments);
+    *resp.body_mut() = Body::cached_file(open.file, open.content, segments);
     resp
 }
 
