@@ -137,10 +137,11 @@ impl ConnHold {
 /// Without a limit a large response (`sendfile`) fills the whole send
 /// buffer at once, megabytes, and the kernel then sends it piece by piece
 /// as the client acknowledges, on the client's CPU and paced: on loopback
-/// a 1 MiB file went out 2.5 to 3 times slower than with this limit
-/// (bench/RESULTS.md, 16 KiB to 256 KiB tried; 64 KiB was the steadiest).
-/// The memory a slow reader holds in the kernel stays small too.
-pub(crate) const NOTSENT_LOWAT: u32 = 64 * 1024;
+/// a 1 MiB file went out at 2,000 responses/s, against 8,300–9,300 with
+/// 32 KiB here and 64 KiB `sendfile` pieces (16 KiB to 256 KiB tried, see
+/// bench/RESULTS.md). The memory a slow reader holds in the kernel stays
+/// small too.
+pub(crate) const NOTSENT_LOWAT: u32 = 32 * 1024;
 
 /// Socket options of an accepted connection: no Nagle delay (responses
 /// are written whole), and a short unsent queue ([`NOTSENT_LOWAT`]).

@@ -198,7 +198,10 @@ fn h1_small_file_kept_in_memory_follows_a_rewrite_at_once() {
     assert_eq!(part.text(), "2345");
     c.send(get("/small.txt", "Range: bytes=0-1,14-\r\n"));
     let multi = c.response().text();
-    assert!(multi.contains("\r\n\r\n01\r\n") && multi.contains("\r\n\r\nef\r\n"), "{multi}");
+    assert!(
+        multi.contains("\r\n\r\n01\r\n") && multi.contains("\r\n\r\nef\r\n"),
+        "{multi}"
+    );
 
     // Same size, same second: the next request has the new bytes.
     std::fs::write(&path, "FEDCBA9876543210").unwrap();

@@ -32,7 +32,7 @@ const SENDFILE_MIN: u64 = 64 * 1024;
 /// Most bytes asked of one `sendfile` before the connection yields to the
 /// others (the socket takes less at once anyway: see
 /// `engine::conn::NOTSENT_LOWAT`).
-const SENDFILE_MAX: u64 = 256 * 1024;
+const SENDFILE_MAX: u64 = 64 * 1024;
 
 /// What the body gave while gathering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
