@@ -737,11 +737,7 @@ fn bridges_webstream_plain_slow_client_is_disconnected_others_go_on() {
     let mut buf = vec![0u8; 1 << 16];
     // Until well past what fills the stalled client's buffers (≈ 4 MB).
     while bytes < 24 << 20 && start.elapsed() < Duration::from_secs(12) {
-        // A signal to the test process interrupts the read: read again.
-        let n = match reader.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => r.unwrap(),
-        };
+        let n = crate::support::read_some(&mut reader, &mut buf).unwrap();
         assert!(n > 0, "the reading client was cut after {bytes} bytes");
         bytes += n;
     }
@@ -752,10 +748,9 @@ fn bridges_webstream_plain_slow_client_is_disconnected_others_go_on() {
         .unwrap();
     let mut stalled_bytes = 0usize;
     let ended = loop {
-        match stalled.read(&mut buf) {
+        match crate::support::read_some(&mut stalled, &mut buf) {
             Ok(0) => break true,
             Ok(n) => stalled_bytes += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             // Still open after 5 s of silence.
             Err(e)
                 if matches!(

@@ -6,7 +6,7 @@
 //! The response helpers are `pub(crate)` so that the document tests use the
 //! same parser.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -191,7 +191,7 @@ impl Client {
     /// Read once into the buffer; false on EOF / reset. Panics on timeout.
     fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 65536];
-        match self.stream.read(&mut chunk) {
+        match crate::support::read_some(&mut self.stream, &mut chunk) {
             Ok(0) => {
                 self.eof = true;
                 false
@@ -249,7 +249,7 @@ impl Client {
             self.stream
                 .set_read_timeout(Some(left.min(Duration::from_millis(100))))
                 .unwrap();
-            match self.stream.read(&mut chunk) {
+            match crate::support::read_some(&mut self.stream, &mut chunk) {
                 Ok(0) => break true,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if is_timeout(&e) => {}

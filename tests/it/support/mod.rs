@@ -196,12 +196,25 @@ pub fn unsafe_kill(pid: u32, signal: &str) {
         .status();
 }
 
+/// One `read`, again when a signal interrupted it: a read with a receive
+/// timeout is not restarted after a signal handler ran (signal(7)), and
+/// tests that run a server in this process (embedding, CGI) install
+/// tokio's `SIGCHLD` handler for the whole test process.
+pub fn read_some(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// Read until EOF or timeout.
 pub fn read_all(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
-        match s.read(&mut buf) {
+        match read_some(s, &mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(_) => break,
