@@ -36,9 +36,11 @@ pub async fn serve<I, F, Fut>(
     Fut: Future<Output = Response> + Send + 'static,
 {
     let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let req = adapt(req, max_body);
-        let dispatch = dispatch.clone();
-        async move { Ok::<_, Infallible>(dispatch(req).await) }
+        // Boxed: hyper moves each stream's future several times while
+        // spawning it (a task per stream), and the pipeline's future is
+        // large; a pointer moves for free.
+        let exchange = Box::pin(dispatch(adapt(req, max_body)));
+        async move { Ok::<_, Infallible>(exchange.await) }
     });
     let conn = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
