@@ -21,7 +21,7 @@ pub fn run(path: &Path, arg: &str) {
             p.file_name()
                 .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
         });
-        entries.sort();
+        entries.sort_unstable();
         for p in entries.iter().rev() {
             run(p, arg);
         }

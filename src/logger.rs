@@ -46,12 +46,7 @@ impl Log for Logger {
         let _ = if r.target() == "access" {
             writeln!(w, "{}", r.args())
         } else {
-            writeln!(
-                w,
-                "marmoset: {}: {}",
-                r.level().as_str().to_lowercase(),
-                r.args()
-            )
+            writeln!(w, "marmoset: {}: {}", level_name(r.level()), r.args())
         };
         if r.level() <= Level::Warn {
             let _ = w.flush();
@@ -62,6 +57,19 @@ impl Log for Logger {
         if let Ok(mut sink) = self.sink.lock() {
             let _ = sink.writer().flush();
         }
+    }
+}
+
+/// The level as written in a line: lower case, with no allocation (and
+/// without `str::to_lowercase`, whose Unicode tables were 16 KB of the
+/// binary).
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warn => "warn",
+        Level::Info => "info",
+        Level::Debug => "debug",
+        Level::Trace => "trace",
     }
 }
 
@@ -115,4 +123,16 @@ pub fn start_flusher() -> io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_names_are_the_lower_case_levels() {
+        for level in Level::iter() {
+            assert_eq!(level_name(level), level.as_str().to_lowercase());
+        }
+    }
 }

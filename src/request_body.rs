@@ -55,6 +55,10 @@ impl RequestBody {
     }
 
     /// Any body stream (the HTTP/2 engine's), within `limit` bytes.
+    #[cfg_attr(
+        not(feature = "http2"),
+        expect(dead_code, reason = "only the HTTP/2 engine boxes bodies")
+    )]
     pub(crate) fn from_boxed(inner: BoxedBody, limit: u64) -> Self {
         RequestBody {
             inner: Some(Inner::Boxed(inner)),

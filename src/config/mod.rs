@@ -111,7 +111,7 @@ fn config_d_servers(dir: &Path, diag: &Diagnostics) -> Vec<ServerConfig> {
             .map(|e| e.path())
             .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "conf"))
             .collect();
-        v.sort();
+        v.sort_unstable();
         v
     } else {
         vec![dir.to_path_buf()]

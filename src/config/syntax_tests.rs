@@ -443,6 +443,10 @@ fn golden_errors() {
             "1:8: error: syntax error: expected ',' or ')', found '2'",
         ),
         (
+            "l = (1 2.5);",
+            "1:8: error: syntax error: expected ',' or ')', found a float",
+        ),
+        (
             "g = {\n  a = (1,\n",
             "3:1: error: syntax error: unexpected end of file: '(' opened at 2:7 is not closed",
         ),

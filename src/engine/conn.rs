@@ -241,7 +241,9 @@ impl Conn {
     }
 
     /// Run the pipeline for one request, with panics contained and the
-    /// access line written.
+    /// access line written. Contained only where panics unwind: built with
+    /// `panic = "abort"` (the `release-small` profile) a panic ends the
+    /// process before `catch_unwind` sees it.
     async fn dispatch(&self, req: Request) -> Response {
         self.dispatch_h1(req).await.0
     }

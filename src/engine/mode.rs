@@ -32,12 +32,47 @@ impl Mode {
     pub fn workers(self) -> usize {
         match self {
             Mode::Mono | Mode::Process => 1,
-            Mode::Threads(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Mode::Threads(0) => cores(),
             Mode::Threads(n) => n,
         }
     }
 }
 
+/// The CPUs this process may run on (its affinity mask: `taskset`,
+/// cpusets), at least 1.
+///
+/// Not `std::thread::available_parallelism`, which also reads cgroup CPU
+/// quotas from `/proc` and `/sys`: that parsing is 12 KB of the
+/// documents-only binary, for containers with a quota, which devices
+/// rarely are (`workers = N` sets the count by hand there).
+fn cores() -> usize {
+    rustix::thread::sched_getaffinity(None).map_or(1, |set| (set.count() as usize).max(1))
+}
+
 /// A hook run once in each worker thread before it serves (the embedding
 /// API's per-process init callback).
 pub type InitHook = Arc<dyn Fn() + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+
+    #[test]
+    fn zero_workers_follow_the_affinity_mask() {
+        assert!(Mode::Threads(0).workers() >= 1);
+        assert_eq!(Mode::Threads(3).workers(), 3);
+        assert_eq!(Mode::Process.workers(), 1);
+        // Pinned to one CPU (in a thread of its own), one worker.
+        std::thread::spawn(|| {
+            let allowed = sched_getaffinity(None).unwrap();
+            let first = (0..CpuSet::MAX_CPU).find(|&c| allowed.is_set(c)).unwrap();
+            let mut one = CpuSet::new();
+            one.set(first);
+            sched_setaffinity(None, &one).unwrap();
+            assert_eq!(Mode::Threads(0).workers(), 1);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -93,7 +93,7 @@ pub fn size_text(bytes: u64) -> String {
 
 /// The JSON listing of directory `uri`.
 pub fn json(uri: &str, mut entries: Vec<Entry>, mime: &MimeTable) -> String {
-    entries.sort_by(|a, b| b.name.as_bytes().cmp(a.name.as_bytes()));
+    entries.sort_unstable_by(|a, b| b.name.as_bytes().cmp(a.name.as_bytes()));
     let mut out = String::with_capacity(64 + entries.len() * 80);
     out.push_str("{\"method\":\"GET\",\"name\":\"");
     json_escape(uri, &mut out);
@@ -124,7 +124,7 @@ pub fn json(uri: &str, mut entries: Vec<Entry>, mime: &MimeTable) -> String {
 
 /// The HTML listing of directory `uri` (which ends with `/`).
 pub fn html(uri: &str, mut entries: Vec<Entry>) -> String {
-    entries.sort_by(|a, b| {
+    entries.sort_unstable_by(|a, b| {
         b.is_dir()
             .cmp(&a.is_dir())
             .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))

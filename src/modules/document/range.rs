@@ -168,7 +168,7 @@ fn number(s: &str) -> Option<u64> {
 /// and merge them all.
 fn coalesce(ranges: Vec<ByteRange>) -> Vec<ByteRange> {
     let mut sorted = ranges.clone();
-    sorted.sort_by_key(|r| r.start);
+    sorted.sort_unstable_by_key(|r| r.start);
     let touching = sorted
         .windows(2)
         .any(|w| w[1].start <= w[0].end.saturating_add(1));
