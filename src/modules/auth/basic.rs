@@ -21,25 +21,96 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Decode the part after `Basic `. `None` when it is not base64 of UTF-8
-/// text containing a `:` (the user name ends at the first one).
-pub fn parse(b64: &str) -> Option<Credentials> {
-    let b64 = b64.trim();
-    let raw = STANDARD
-        .decode(b64)
-        .or_else(|_| STANDARD_NO_PAD.decode(b64))
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some(Credentials {
-        user: user.to_string(),
-        password: password.to_string(),
-    })
+/// Basic credentials decoded in place: a user name and password borrowed
+/// from a stack buffer, so checking them on every request allocates
+/// nothing (credentials longer than the buffer go to the heap).
+pub struct Decoded {
+    buf: Buf,
+    len: usize,
+    colon: usize,
+}
+
+enum Buf {
+    Stack([u8; INLINE]),
+    Heap(Vec<u8>),
+}
+
+/// Decoded bytes kept on the stack: user names and passwords up to about
+/// this long (together) cost no allocation.
+const INLINE: usize = 192;
+
+impl Decoded {
+    /// Decode the part after `Basic `. `None` when it is not base64 of
+    /// UTF-8 text containing a `:` (the user name ends at the first one).
+    pub fn parse(b64: &str) -> Option<Decoded> {
+        let b64 = b64.trim().as_bytes();
+        let mut stack = [0u8; INLINE];
+        let (buf, len) = match decode_slice(b64, &mut stack) {
+            Some(n) => (Buf::Stack(stack), n),
+            // It would have fitted: not base64.
+            None if b64.len().div_ceil(4) * 3 <= INLINE => return None,
+            None => {
+                let raw = STANDARD
+                    .decode(b64)
+                    .or_else(|_| STANDARD_NO_PAD.decode(b64))
+                    .ok()?;
+                let n = raw.len();
+                (Buf::Heap(raw), n)
+            }
+        };
+        let mut d = Decoded { buf, len, colon: 0 };
+        let text = std::str::from_utf8(d.bytes()).ok()?;
+        d.colon = text.find(':')?;
+        Some(d)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.buf {
+            Buf::Stack(b) => &b[..self.len],
+            Buf::Heap(v) => v,
+        }
+    }
+
+    fn text(&self) -> &str {
+        // Checked to be UTF-8 in `parse`, split at an ASCII `:`.
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
+
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.text()[..self.colon]
+    }
+
+    /// The password (never logged).
+    pub fn password(&self) -> &str {
+        &self.text()[self.colon + 1..]
+    }
+
+    /// Owned, to move to another thread.
+    pub fn to_credentials(&self) -> Credentials {
+        Credentials {
+            user: self.user().to_string(),
+            password: self.password().to_string(),
+        }
+    }
+}
+
+/// Padded or unpadded base64 into `out`; `None` when it is not base64 or
+/// does not fit.
+fn decode_slice(b64: &[u8], out: &mut [u8]) -> Option<usize> {
+    STANDARD
+        .decode_slice(b64, out)
+        .or_else(|_| STANDARD_NO_PAD.decode_slice(b64, out))
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(b64: &str) -> Option<Credentials> {
+        Decoded::parse(b64).map(|d| d.to_credentials())
+    }
 
     #[test]
     fn rfc7617_example_and_errors() {
@@ -55,5 +126,19 @@ mod tests {
         assert!(parse("!!!").is_none());
         assert!(parse("/w==").is_none()); // not UTF-8
         assert!(!format!("{:?}", parse("dTpzZWNyZXQ=").unwrap()).contains("secret"));
+    }
+
+    #[test]
+    fn long_credentials_on_the_heap() {
+        for n in [INLINE - 10, INLINE - 1, INLINE, INLINE + 1, 4 * INLINE] {
+            let password = "p".repeat(n);
+            let text = format!("user:{password}");
+            for engine in [STANDARD, STANDARD_NO_PAD] {
+                let d = Decoded::parse(&engine.encode(&text)).unwrap();
+                assert_eq!((d.user(), d.password()), ("user", password.as_str()));
+                let bad = format!("{}!", engine.encode(&text));
+                assert!(Decoded::parse(&bad).is_none(), "{n}");
+            }
+        }
     }
 }

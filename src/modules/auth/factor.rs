@@ -12,7 +12,7 @@ use http::Method;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 
 pub use self::challenge::{locked, page_path};
-use super::basic::{self, Credentials};
+use super::basic;
 use super::bruteforce::Guard;
 use super::config::{AuthConfig, AuthOptions, Scheme};
 use super::crypt::{Stored, ct_eq};
@@ -44,7 +44,7 @@ pub enum Outcome {
 
 /// The result of checking credentials.
 enum Verdict {
-    Ok(Account),
+    Ok(Arc<Account>),
     /// Wrong credentials for `user`.
     Failed(String),
     /// Digest: right response, stale nonce.
@@ -201,7 +201,7 @@ impl Factor {
         let verdict = match (self.scheme, authorization) {
             (Scheme::None, Some(a)) if token::strip_scheme(a, "None").is_some() => {
                 if let Storage::Simple(acct) = &*self.storage {
-                    return Ok(self.admit(acct.clone(), ctx).map_or_else(
+                    return Ok(self.admit(acct, ctx).map_or_else(
                         || Outcome::Respond(self.challenge(head, ctx, false, false)),
                         |user| Outcome::User {
                             user,
@@ -224,7 +224,7 @@ impl Factor {
         match verdict {
             Some(Verdict::Ok(acct)) => {
                 self.guard.success(ctx.peer.ip());
-                match self.admit(acct, ctx) {
+                match self.admit(&acct, ctx) {
                     Some(user) => {
                         return Ok(Outcome::User {
                             user,
@@ -315,9 +315,9 @@ impl Factor {
 
     /// The user for an account with correct credentials, if its status
     /// lets it in.
-    pub fn admit(&self, acct: Account, ctx: &RequestCtx) -> Option<User> {
+    pub fn admit(&self, acct: &Account, ctx: &RequestCtx) -> Option<User> {
         let group = match acct.status.as_str() {
-            ACTIVATED => acct.group.unwrap_or_default(),
+            ACTIVATED => acct.group.clone().unwrap_or_default(),
             REAPPROVING => REAPPROVING.to_string(),
             other => {
                 log::info!(
@@ -329,10 +329,10 @@ impl Factor {
             }
         };
         Some(User {
-            name: acct.name,
+            name: acct.name.clone(),
             group,
-            home: acct.home.unwrap_or_default(),
-            status: acct.status,
+            home: acct.home.clone().unwrap_or_default(),
+            status: acct.status.clone(),
             auth_type: self.scheme.name(),
         })
     }
@@ -348,14 +348,14 @@ impl Factor {
         let Some(acct) = self.lookup(user.name.clone()).await? else {
             return Ok(None);
         };
-        Ok(self.admit(acct, ctx).map(|u| User {
+        Ok(self.admit(&acct, ctx).map(|u| User {
             auth_type: user.auth_type,
             ..u
         }))
     }
 
     /// Look an account up, off the executor unless it is in memory.
-    async fn lookup(&self, name: String) -> Result<Option<Account>, HttpError> {
+    async fn lookup(&self, name: String) -> Result<Option<Arc<Account>>, HttpError> {
         if self.storage.is_memory() {
             return self.storage.lookup(&name).map_err(HttpError::internal);
         }
@@ -366,57 +366,37 @@ impl Factor {
             .map_err(HttpError::internal)
     }
 
-    /// Check a user name and password (also for wwwform).
-    pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
+    /// Check a user name and password (also for wwwform): inline when the
+    /// account is in memory with a fast stored format, else on the
+    /// blocking pool.
+    pub async fn check_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Option<Arc<Account>>, HttpError> {
         if let Storage::Totp(_) = &*self.storage {
-            return super::totp::check(self.storage.clone(), c).await;
+            let c = basic::Credentials {
+                user: user.to_string(),
+                password: password.to_string(),
+            };
+            return Ok(super::totp::check(self.storage.clone(), c)
+                .await?
+                .map(Arc::new));
         }
-        let sample = self.sample.clone();
-        let verified = self.verified.clone();
-        let run = move |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
-            let acct = storage.lookup(&c.user).map_err(HttpError::internal)?;
-            let mut last = sample
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match acct {
-                Some(a) => {
-                    if last.as_deref() != Some(a.password.as_str()) {
-                        *last = Some(a.password.clone());
-                    }
-                    drop(last);
-                    let stored = Stored::parse(&a.password);
-                    if stored.is_slow() && verified.contains(&c.user, &c.password, &a.password) {
-                        return Ok(Some(a));
-                    }
-                    if !stored.verify(&c.user, &c.password) {
-                        return Ok(None);
-                    }
-                    if stored.is_slow() {
-                        verified.insert(&c.user, &c.password, &a.password);
-                    }
-                    Ok(Some(a))
-                }
-                None => {
-                    // An unknown user costs what a known one does: check
-                    // against the last stored value seen (same format).
-                    let dummy = last.clone();
-                    drop(last);
-                    if let Some(d) = dummy {
-                        let _ = Stored::parse(&d).verify(&c.user, &c.password);
-                    }
-                    Ok(None)
-                }
-            }
+        let fast = match &*self.storage {
+            Storage::Simple(a) => !Stored::parse(&a.password).is_slow(),
+            _ => false,
         };
-        let slow = |s: &Storage| match s {
-            Storage::Simple(a) => Stored::parse(&a.password).is_slow(),
-            _ => true,
-        };
-        if !slow(&self.storage) {
-            return run(&self.storage, &c);
+        if fast {
+            return verify(&self.storage, &self.sample, &self.verified, user, password);
         }
-        let storage = self.storage.clone();
-        tokio::task::spawn_blocking(move || run(&storage, &c))
+        let (storage, sample, verified) = (
+            self.storage.clone(),
+            self.sample.clone(),
+            self.verified.clone(),
+        );
+        let (user, password) = (user.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || verify(&storage, &sample, &verified, &user, &password))
             .await
             .map_err(HttpError::internal)?
     }
@@ -429,22 +409,23 @@ impl Factor {
     /// `None` when the credentials are not for this factor: a TOTP factor
     /// ignores a password that is no code (the earlier factor's).
     async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Option<Verdict>, HttpError> {
-        let Some(c) = basic::parse(b64) else {
+        let Some(c) = basic::Decoded::parse(b64) else {
             return Ok(Some(Verdict::Failed(String::new())));
         };
         if let Storage::Totp(t) = &*self.storage
-            && !t.is_code(&c.password)
+            && !t.is_code(c.password())
         {
             return Ok(None);
         }
         if self.guard.locked(ctx.peer.ip()).is_some() {
-            return Ok(Some(Verdict::Failed(c.user)));
+            return Ok(Some(Verdict::Failed(c.user().to_string())));
         }
-        let user = c.user.clone();
-        Ok(Some(match self.check_password(c).await? {
-            Some(acct) => Verdict::Ok(acct),
-            None => Verdict::Failed(user),
-        }))
+        Ok(Some(
+            match self.check_password(c.user(), c.password()).await? {
+                Some(acct) => Verdict::Ok(acct),
+                None => Verdict::Failed(c.user().to_string()),
+            },
+        ))
     }
 
     /// The storage (the TOTP enrolment reads its keys).
@@ -520,4 +501,45 @@ impl Factor {
             NonceCheck::Replay => Verdict::Replay,
         })
     }
+}
+
+/// Look `user` up and check `password` against the stored value (blocking
+/// for files, databases and slow hashes). An unknown user costs what a
+/// known one does: the password is checked against `sample`, the last
+/// stored value seen (same format). Slow checks that succeed are
+/// remembered in `verified`.
+fn verify(
+    storage: &Storage,
+    sample: &std::sync::Mutex<Option<String>>,
+    verified: &Verified,
+    user: &str,
+    password: &str,
+) -> Result<Option<Arc<Account>>, HttpError> {
+    let acct = storage.lookup(user).map_err(HttpError::internal)?;
+    let mut last = sample
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(a) = acct else {
+        let dummy = last.clone();
+        drop(last);
+        if let Some(d) = dummy {
+            let _ = Stored::parse(&d).verify(user, password);
+        }
+        return Ok(None);
+    };
+    if last.as_deref() != Some(a.password.as_str()) {
+        *last = Some(a.password.clone());
+    }
+    drop(last);
+    let stored = Stored::parse(&a.password);
+    if stored.is_slow() && verified.contains(user, password, &a.password) {
+        return Ok(Some(a));
+    }
+    if !stored.verify(user, password) {
+        return Ok(None);
+    }
+    if stored.is_slow() {
+        verified.insert(user, password, &a.password);
+    }
+    Ok(Some(a))
 }
