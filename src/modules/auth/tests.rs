@@ -317,3 +317,57 @@ fn multi_factor_chain_needs_every_factor() {
     // Two factors naming different users: 500, as the original.
     assert_eq!(r, Err(StatusCode::INTERNAL_SERVER_ERROR));
 }
+
+#[test]
+fn satisfied_issuers_list_as_names_would() {
+    use super::satisfied::Satisfied;
+    let a = build(
+        r#"({ type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; },
+             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "two"; },
+             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; })"#,
+    );
+    let f = &a.factors;
+    // The list as `run` used to build it: carried, then the factor's own,
+    // each name once.
+    let model = |steps: &[(usize, &[&str])]| {
+        let mut names: Vec<String> = Vec::new();
+        for (i, carried) in steps {
+            for n in carried
+                .iter()
+                .map(|c| c.to_string())
+                .chain([f[*i].issuer.clone()])
+            {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    };
+    let cases: [&[(usize, &[&str])]; 5] = [
+        &[],
+        &[(0, &[])],
+        &[(1, &[]), (2, &[])],
+        &[(0, &[]), (1, &[]), (2, &[])],
+        &[(0, &[]), (1, &["x", "one"]), (2, &[])],
+    ];
+    for steps in cases {
+        let mut s = Satisfied::default();
+        for (i, carried) in steps {
+            s.add(f, *i, carried.iter().map(|c| c.to_string()).collect());
+        }
+        let want = model(steps);
+        assert_eq!(s.names(f), want, "{steps:?}");
+        for issuer in ["one", "two", "x", "three"] {
+            assert_eq!(s.contains(f, issuer), want.iter().any(|n| n == issuer));
+        }
+    }
+    assert!(matches!(
+        {
+            let mut s = Satisfied::default();
+            s.add(f, 2, Vec::new());
+            s
+        },
+        Satisfied::Factors(0b100)
+    ));
+}
