@@ -21,13 +21,13 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Basic credentials decoded in place: a user name and password borrowed
-/// from a stack buffer, so checking them on every request allocates
-/// nothing (credentials longer than the buffer go to the heap).
+/// Basic credentials decoded in place, into a stack buffer, so checking
+/// them on every request allocates nothing (credentials longer than the
+/// buffer go to the heap). [`Decoded::split`] borrows the user name and
+/// password from it.
 pub struct Decoded {
     buf: Buf,
     len: usize,
-    colon: usize,
 }
 
 enum Buf {
@@ -40,58 +40,42 @@ enum Buf {
 const INLINE: usize = 192;
 
 impl Decoded {
-    /// Decode the part after `Basic `. `None` when it is not base64 of
-    /// UTF-8 text containing a `:` (the user name ends at the first one).
+    /// Decode the part after `Basic ` (trimmed). `None` when it is not
+    /// base64.
     pub fn parse(b64: &str) -> Option<Decoded> {
-        let b64 = b64.trim().as_bytes();
-        let mut stack = [0u8; INLINE];
-        let (buf, len) = match decode_slice(b64, &mut stack) {
-            Some(n) => (Buf::Stack(stack), n),
-            // It would have fitted: not base64.
-            None if b64.len().div_ceil(4) * 3 <= INLINE => return None,
-            None => {
-                let raw = STANDARD
-                    .decode(b64)
-                    .or_else(|_| STANDARD_NO_PAD.decode(b64))
-                    .ok()?;
-                let n = raw.len();
-                (Buf::Heap(raw), n)
-            }
+        let b64 = b64.as_bytes();
+        let mut d = Decoded {
+            buf: Buf::Stack([0; INLINE]),
+            len: 0,
         };
-        let mut d = Decoded { buf, len, colon: 0 };
-        let text = std::str::from_utf8(d.bytes()).ok()?;
-        d.colon = text.find(':')?;
-        Some(d)
+        if let Buf::Stack(stack) = &mut d.buf
+            && let Some(n) = decode_slice(b64, stack)
+        {
+            d.len = n;
+            return Some(d);
+        }
+        // It would have fitted: not base64.
+        if b64.len().div_ceil(4) * 3 <= INLINE {
+            return None;
+        }
+        let raw = STANDARD
+            .decode(b64)
+            .or_else(|_| STANDARD_NO_PAD.decode(b64))
+            .ok()?;
+        Some(Decoded {
+            len: raw.len(),
+            buf: Buf::Heap(raw),
+        })
     }
 
-    fn bytes(&self) -> &[u8] {
-        match &self.buf {
+    /// The user name and password: `None` unless the text is UTF-8 with a
+    /// `:` (the user name ends at the first one).
+    pub fn split(&self) -> Option<(&str, &str)> {
+        let bytes = match &self.buf {
             Buf::Stack(b) => &b[..self.len],
             Buf::Heap(v) => v,
-        }
-    }
-
-    fn text(&self) -> &str {
-        // Checked to be UTF-8 in `parse`, split at an ASCII `:`.
-        std::str::from_utf8(self.bytes()).unwrap_or_default()
-    }
-
-    /// The user name.
-    pub fn user(&self) -> &str {
-        &self.text()[..self.colon]
-    }
-
-    /// The password (never logged).
-    pub fn password(&self) -> &str {
-        &self.text()[self.colon + 1..]
-    }
-
-    /// Owned, to move to another thread.
-    pub fn to_credentials(&self) -> Credentials {
-        Credentials {
-            user: self.user().to_string(),
-            password: self.password().to_string(),
-        }
+        };
+        std::str::from_utf8(bytes).ok()?.split_once(':')
     }
 }
 
@@ -109,7 +93,12 @@ mod tests {
     use super::*;
 
     fn parse(b64: &str) -> Option<Credentials> {
-        Decoded::parse(b64).map(|d| d.to_credentials())
+        let d = Decoded::parse(b64)?;
+        let (user, password) = d.split()?;
+        Some(Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+        })
     }
 
     #[test]
@@ -134,8 +123,8 @@ mod tests {
             let password = "p".repeat(n);
             let text = format!("user:{password}");
             for engine in [STANDARD, STANDARD_NO_PAD] {
-                let d = Decoded::parse(&engine.encode(&text)).unwrap();
-                assert_eq!((d.user(), d.password()), ("user", password.as_str()));
+                let c = parse(&engine.encode(&text)).unwrap();
+                assert_eq!((c.user.as_str(), c.password.as_str()), ("user", &*password));
                 let bad = format!("{}!", engine.encode(&text));
                 assert!(Decoded::parse(&bad).is_none(), "{n}");
             }

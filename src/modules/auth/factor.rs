@@ -146,7 +146,9 @@ impl Factor {
             if let Some(left) = self.guard.locked(ip) {
                 return Ok(Outcome::Respond(locked(left)));
             }
-            return Ok(match o.callback(head, ctx).await {
+            // Boxed: a rare, large future (HTTP requests to the provider)
+            // that would otherwise be moved with every request's.
+            return Ok(match Box::pin(o.callback(head, ctx)).await {
                 super::oidc::Callback::SignedIn(user, resp) => {
                     self.guard.success(ip);
                     Outcome::SignedIn(user, resp)
@@ -181,7 +183,7 @@ impl Factor {
         }
         if let Some(o) = &self.oidc {
             return Ok(if self.needs_credentials(ctx) {
-                Outcome::Respond(o.login(head, ctx).await)
+                Outcome::Respond(Box::pin(o.login(head, ctx)).await)
             } else {
                 Outcome::Anonymous
             });
@@ -409,23 +411,22 @@ impl Factor {
     /// `None` when the credentials are not for this factor: a TOTP factor
     /// ignores a password that is no code (the earlier factor's).
     async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Option<Verdict>, HttpError> {
-        let Some(c) = basic::Decoded::parse(b64) else {
+        let decoded = basic::Decoded::parse(b64);
+        let Some((user, password)) = decoded.as_ref().and_then(basic::Decoded::split) else {
             return Ok(Some(Verdict::Failed(String::new())));
         };
         if let Storage::Totp(t) = &*self.storage
-            && !t.is_code(c.password())
+            && !t.is_code(password)
         {
             return Ok(None);
         }
         if self.guard.locked(ctx.peer.ip()).is_some() {
-            return Ok(Some(Verdict::Failed(c.user().to_string())));
+            return Ok(Some(Verdict::Failed(user.to_string())));
         }
-        Ok(Some(
-            match self.check_password(c.user(), c.password()).await? {
-                Some(acct) => Verdict::Ok(acct),
-                None => Verdict::Failed(c.user().to_string()),
-            },
-        ))
+        Ok(Some(match self.check_password(user, password).await? {
+            Some(acct) => Verdict::Ok(acct),
+            None => Verdict::Failed(user.to_string()),
+        }))
     }
 
     /// The storage (the TOTP enrolment reads its keys).
