@@ -29,7 +29,7 @@ pub enum Outcome {
     /// Authenticated; `issuers` are those a token carried (besides ours).
     User {
         /// The user.
-        user: User,
+        user: Arc<User>,
         /// Issuers from the token, if the user came from one.
         issuers: Vec<String>,
     },
@@ -80,6 +80,8 @@ pub struct Factor {
     /// The last stored password seen, checked for unknown users so they
     /// take as long as known ones.
     sample: Arc<std::sync::Mutex<Option<String>>>,
+    /// The account last admitted and its user ([`Factor::admit_shared`]).
+    admitted: std::sync::Mutex<Option<(Arc<Account>, Arc<User>)>>,
     /// Recent successful slow checks ([`super::verified`]).
     verified: Arc<Verified>,
     /// The relying party of type `oAuth2` ([`super::oidc`]).
@@ -133,6 +135,7 @@ impl Factor {
             guard: Guard::new(cfg.maxfailures, Duration::from_secs(cfg.lockout)),
             sample: Arc::default(),
             verified: Arc::default(),
+            admitted: std::sync::Mutex::default(),
             oidc: None,
         }
     }
@@ -169,7 +172,7 @@ impl Factor {
                 Ok(c) => match self.current(c.user, ctx).await? {
                     Some(user) => {
                         return Ok(Outcome::User {
-                            user,
+                            user: Arc::new(user),
                             issuers: c.issuers,
                         });
                     }
@@ -206,7 +209,7 @@ impl Factor {
                     return Ok(self.admit(acct, ctx).map_or_else(
                         || Outcome::Respond(self.challenge(head, ctx, false, false)),
                         |user| Outcome::User {
-                            user,
+                            user: Arc::new(user),
                             issuers: Vec::new(),
                         },
                     ));
@@ -226,7 +229,7 @@ impl Factor {
         match verdict {
             Some(Verdict::Ok(acct)) => {
                 self.guard.success(ctx.peer.ip());
-                match self.admit(&acct, ctx) {
+                match self.admit_shared(acct, ctx) {
                     Some(user) => {
                         return Ok(Outcome::User {
                             user,
@@ -337,6 +340,26 @@ impl Factor {
             status: acct.status.clone(),
             auth_type: self.scheme.name(),
         })
+    }
+
+    /// As [`Factor::admit`], shared: the `User` of the account last
+    /// admitted is reused while the storage hands out the same `Arc` for it
+    /// (configuration and files, until the file changes; every sqlite or
+    /// shadow lookup makes a new one, so their changes apply at once). The
+    /// password was checked before; only the conversion is remembered.
+    fn admit_shared(&self, acct: Arc<Account>, ctx: &RequestCtx) -> Option<Arc<User>> {
+        let mut last = self
+            .admitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((a, u)) = &*last
+            && Arc::ptr_eq(a, &acct)
+        {
+            return Some(u.clone());
+        }
+        let user = Arc::new(self.admit(&acct, ctx)?);
+        *last = Some((acct, user.clone()));
+        Some(user)
     }
 
     /// The user a valid token names, as the storage knows him now: with

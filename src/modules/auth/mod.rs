@@ -71,6 +71,8 @@ pub mod wwwform;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use http::header::{LOCATION, SEC_WEBSOCKET_VERSION};
 use http::{HeaderValue, StatusCode};
 
@@ -262,7 +264,7 @@ impl Auth {
                     if ctx.user.as_ref().is_some_and(|p| p.name != user.name) {
                         return Err(HttpError::forbidden("signed in as another user"));
                     }
-                    ctx.user = Some(user);
+                    ctx.user = Some(Arc::new(user));
                     issuers.add(&self.factors, i, Vec::new());
                     self.finish(ctx, &issuers);
                     return Ok(Flow::Respond(resp));
@@ -377,10 +379,10 @@ impl Module for Auth {
                     return Err(HttpError::forbidden(format!(
                         "sign-in as {:?} on a session of {:?}",
                         user.name,
-                        previous.map(|p| p.name).unwrap_or_default()
+                        previous.map(|p| p.name.clone()).unwrap_or_default()
                     )));
                 }
-                ctx.user = Some(previous.unwrap_or(user));
+                ctx.user = Some(previous.unwrap_or_else(|| Arc::new(user)));
                 if !issuers.contains(&f.issuer) {
                     issuers.push(f.issuer.clone());
                 }

@@ -185,7 +185,7 @@ fn decide(auth: &Auth, uri: &str, headers: &[(&str, &str)]) -> Result<String, ht
     let h = head(uri, headers);
     let mut c = ctx(uri.split('?').next().unwrap());
     match rt.block_on(auth.authenticate(&h, &mut c)).unwrap() {
-        Flow::Continue => Ok(c.user.map(|u| u.name).unwrap_or_default()),
+        Flow::Continue => Ok(c.user.map(|u| u.name.clone()).unwrap_or_default()),
         Flow::Respond(r) => Err(r.map(|_| ())),
     }
 }
@@ -370,4 +370,37 @@ fn satisfied_issuers_list_as_names_would() {
         },
         Satisfied::Factors(0b100)
     ));
+}
+
+/// The user of a request, with the phase's answer.
+fn user_of(auth: &Auth, headers: &[(&str, &str)]) -> Option<Arc<crate::User>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut c = ctx("/");
+    rt.block_on(auth.authenticate(&head("/", headers), &mut c))
+        .unwrap();
+    c.user
+}
+
+#[test]
+fn shared_user_follows_the_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    std::fs::write(&file, "foo:bar:g1\n").unwrap();
+    let a = build(&format!(
+        r#"{{ type = "Basic"; file = "{}"; }}"#,
+        file.display()
+    ));
+    let first = user_of(&a, &[FOO_BAR]).unwrap();
+    assert_eq!(first.group, "g1");
+    // The same account: the same user, not a copy.
+    assert!(Arc::ptr_eq(&first, &user_of(&a, &[FOO_BAR]).unwrap()));
+    // The password is still checked every time.
+    assert!(user_of(&a, &[("authorization", "Basic Zm9vOmJheg==")]).is_none());
+    // An edited file takes effect on the next request.
+    std::fs::write(&file, "foo:bar:group2\n").unwrap();
+    assert_eq!(user_of(&a, &[FOO_BAR]).unwrap().group, "group2");
+    std::fs::write(&file, "foo:other:group2\n").unwrap();
+    assert!(user_of(&a, &[FOO_BAR]).is_none());
 }

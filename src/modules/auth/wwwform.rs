@@ -124,7 +124,7 @@ pub async fn sign_in(
     // A later factor of a chain (TOTP) signs in the user of the earlier
     // ones, with their group and home.
     let user = match &ctx.user {
-        Some(prev) if prev.name == user.name => prev.clone(),
+        Some(prev) if prev.name == user.name => User::clone(prev),
         _ => user,
     };
     let target = field(&pairs, "redirect_uri").and_then(|u| safe_redirect(u, host.as_deref()));
