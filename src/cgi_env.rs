@@ -235,12 +235,12 @@ mod tests {
         let local: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let mut ctx = RequestCtx::new(Arc::new(info), peer, local);
         ctx.path = "/app.cgi/x/y".into();
-        ctx.user = Some(crate::pipeline::User {
+        ctx.user = Some(std::sync::Arc::new(crate::pipeline::User {
             name: "foo".into(),
             group: "users".into(),
             auth_type: "Basic",
             ..Default::default()
-        });
+        }));
         let script = ScriptInfo {
             script_name: "/app.cgi",
             path_info: "/x/y",

@@ -152,7 +152,7 @@ impl Module for Roots {
         });
         ext.insert(route.path.clone());
         if let Some(user) = &ctx.user {
-            ext.insert(user.clone());
+            ext.insert(crate::User::clone(user));
         }
         Box::pin(async move { route.handler.call(req).await.map(Handled::Served) })
     }

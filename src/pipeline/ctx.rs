@@ -35,8 +35,10 @@ pub struct RequestCtx {
     /// `/`, has no `.`/`..` segments and no empty segments). Modules use this,
     /// never the raw URI, to find files.
     pub path: String,
-    /// The authenticated user, if any.
-    pub user: Option<User>,
+    /// The authenticated user, if any. Shared: the auth module hands the
+    /// same `User` to every request of an unchanged account instead of
+    /// building one per request.
+    pub user: Option<Arc<User>>,
     /// Name of the module that served the request (for the access log).
     pub served_by: &'static str,
     /// Module-private data.

@@ -12,7 +12,7 @@ use http::Method;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 
 pub use self::challenge::{locked, page_path};
-use super::basic::{self, Credentials};
+use super::basic;
 use super::bruteforce::Guard;
 use super::config::{AuthConfig, AuthOptions, Scheme};
 use super::crypt::{Stored, ct_eq};
@@ -29,7 +29,7 @@ pub enum Outcome {
     /// Authenticated; `issuers` are those a token carried (besides ours).
     User {
         /// The user.
-        user: User,
+        user: Arc<User>,
         /// Issuers from the token, if the user came from one.
         issuers: Vec<String>,
     },
@@ -44,7 +44,7 @@ pub enum Outcome {
 
 /// The result of checking credentials.
 enum Verdict {
-    Ok(Account),
+    Ok(Arc<Account>),
     /// Wrong credentials for `user`.
     Failed(String),
     /// Digest: right response, stale nonce.
@@ -80,6 +80,8 @@ pub struct Factor {
     /// The last stored password seen, checked for unknown users so they
     /// take as long as known ones.
     sample: Arc<std::sync::Mutex<Option<String>>>,
+    /// The account last admitted and its user ([`Factor::admit_shared`]).
+    admitted: std::sync::Mutex<Option<(Arc<Account>, Arc<User>)>>,
     /// Recent successful slow checks ([`super::verified`]).
     verified: Arc<Verified>,
     /// The relying party of type `oAuth2` ([`super::oidc`]).
@@ -133,6 +135,7 @@ impl Factor {
             guard: Guard::new(cfg.maxfailures, Duration::from_secs(cfg.lockout)),
             sample: Arc::default(),
             verified: Arc::default(),
+            admitted: std::sync::Mutex::default(),
             oidc: None,
         }
     }
@@ -146,7 +149,9 @@ impl Factor {
             if let Some(left) = self.guard.locked(ip) {
                 return Ok(Outcome::Respond(locked(left)));
             }
-            return Ok(match o.callback(head, ctx).await {
+            // Boxed: a rare, large future (HTTP requests to the provider)
+            // that would otherwise be moved with every request's.
+            return Ok(match Box::pin(o.callback(head, ctx)).await {
                 super::oidc::Callback::SignedIn(user, resp) => {
                     self.guard.success(ip);
                     Outcome::SignedIn(user, resp)
@@ -167,7 +172,7 @@ impl Factor {
                 Ok(c) => match self.current(c.user, ctx).await? {
                     Some(user) => {
                         return Ok(Outcome::User {
-                            user,
+                            user: Arc::new(user),
                             issuers: c.issuers,
                         });
                     }
@@ -181,7 +186,7 @@ impl Factor {
         }
         if let Some(o) = &self.oidc {
             return Ok(if self.needs_credentials(ctx) {
-                Outcome::Respond(o.login(head, ctx).await)
+                Outcome::Respond(Box::pin(o.login(head, ctx)).await)
             } else {
                 Outcome::Anonymous
             });
@@ -201,10 +206,10 @@ impl Factor {
         let verdict = match (self.scheme, authorization) {
             (Scheme::None, Some(a)) if token::strip_scheme(a, "None").is_some() => {
                 if let Storage::Simple(acct) = &*self.storage {
-                    return Ok(self.admit(acct.clone(), ctx).map_or_else(
+                    return Ok(self.admit(acct, ctx).map_or_else(
                         || Outcome::Respond(self.challenge(head, ctx, false, false)),
                         |user| Outcome::User {
-                            user,
+                            user: Arc::new(user),
                             issuers: Vec::new(),
                         },
                     ));
@@ -224,7 +229,7 @@ impl Factor {
         match verdict {
             Some(Verdict::Ok(acct)) => {
                 self.guard.success(ctx.peer.ip());
-                match self.admit(acct, ctx) {
+                match self.admit_shared(acct, ctx) {
                     Some(user) => {
                         return Ok(Outcome::User {
                             user,
@@ -315,9 +320,9 @@ impl Factor {
 
     /// The user for an account with correct credentials, if its status
     /// lets it in.
-    pub fn admit(&self, acct: Account, ctx: &RequestCtx) -> Option<User> {
+    pub fn admit(&self, acct: &Account, ctx: &RequestCtx) -> Option<User> {
         let group = match acct.status.as_str() {
-            ACTIVATED => acct.group.unwrap_or_default(),
+            ACTIVATED => acct.group.clone().unwrap_or_default(),
             REAPPROVING => REAPPROVING.to_string(),
             other => {
                 log::info!(
@@ -329,12 +334,32 @@ impl Factor {
             }
         };
         Some(User {
-            name: acct.name,
+            name: acct.name.clone(),
             group,
-            home: acct.home.unwrap_or_default(),
-            status: acct.status,
+            home: acct.home.clone().unwrap_or_default(),
+            status: acct.status.clone(),
             auth_type: self.scheme.name(),
         })
+    }
+
+    /// As [`Factor::admit`], shared: the `User` of the account last
+    /// admitted is reused while the storage hands out the same `Arc` for it
+    /// (configuration and files, until the file changes; every sqlite or
+    /// shadow lookup makes a new one, so their changes apply at once). The
+    /// password was checked before; only the conversion is remembered.
+    fn admit_shared(&self, acct: Arc<Account>, ctx: &RequestCtx) -> Option<Arc<User>> {
+        let mut last = self
+            .admitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((a, u)) = &*last
+            && Arc::ptr_eq(a, &acct)
+        {
+            return Some(u.clone());
+        }
+        let user = Arc::new(self.admit(&acct, ctx)?);
+        *last = Some((acct, user.clone()));
+        Some(user)
     }
 
     /// The user a valid token names, as the storage knows him now: with
@@ -348,14 +373,14 @@ impl Factor {
         let Some(acct) = self.lookup(user.name.clone()).await? else {
             return Ok(None);
         };
-        Ok(self.admit(acct, ctx).map(|u| User {
+        Ok(self.admit(&acct, ctx).map(|u| User {
             auth_type: user.auth_type,
             ..u
         }))
     }
 
     /// Look an account up, off the executor unless it is in memory.
-    async fn lookup(&self, name: String) -> Result<Option<Account>, HttpError> {
+    async fn lookup(&self, name: String) -> Result<Option<Arc<Account>>, HttpError> {
         if self.storage.is_memory() {
             return self.storage.lookup(&name).map_err(HttpError::internal);
         }
@@ -366,57 +391,37 @@ impl Factor {
             .map_err(HttpError::internal)
     }
 
-    /// Check a user name and password (also for wwwform).
-    pub async fn check_password(&self, c: Credentials) -> Result<Option<Account>, HttpError> {
+    /// Check a user name and password (also for wwwform): inline when the
+    /// account is in memory with a fast stored format, else on the
+    /// blocking pool.
+    pub async fn check_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Option<Arc<Account>>, HttpError> {
         if let Storage::Totp(_) = &*self.storage {
-            return super::totp::check(self.storage.clone(), c).await;
+            let c = basic::Credentials {
+                user: user.to_string(),
+                password: password.to_string(),
+            };
+            return Ok(super::totp::check(self.storage.clone(), c)
+                .await?
+                .map(Arc::new));
         }
-        let sample = self.sample.clone();
-        let verified = self.verified.clone();
-        let run = move |storage: &Storage, c: &Credentials| -> Result<Option<Account>, HttpError> {
-            let acct = storage.lookup(&c.user).map_err(HttpError::internal)?;
-            let mut last = sample
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match acct {
-                Some(a) => {
-                    if last.as_deref() != Some(a.password.as_str()) {
-                        *last = Some(a.password.clone());
-                    }
-                    drop(last);
-                    let stored = Stored::parse(&a.password);
-                    if stored.is_slow() && verified.contains(&c.user, &c.password, &a.password) {
-                        return Ok(Some(a));
-                    }
-                    if !stored.verify(&c.user, &c.password) {
-                        return Ok(None);
-                    }
-                    if stored.is_slow() {
-                        verified.insert(&c.user, &c.password, &a.password);
-                    }
-                    Ok(Some(a))
-                }
-                None => {
-                    // An unknown user costs what a known one does: check
-                    // against the last stored value seen (same format).
-                    let dummy = last.clone();
-                    drop(last);
-                    if let Some(d) = dummy {
-                        let _ = Stored::parse(&d).verify(&c.user, &c.password);
-                    }
-                    Ok(None)
-                }
-            }
+        let fast = match &*self.storage {
+            Storage::Simple(a) => !Stored::parse(&a.password).is_slow(),
+            _ => false,
         };
-        let slow = |s: &Storage| match s {
-            Storage::Simple(a) => Stored::parse(&a.password).is_slow(),
-            _ => true,
-        };
-        if !slow(&self.storage) {
-            return run(&self.storage, &c);
+        if fast {
+            return verify(&self.storage, &self.sample, &self.verified, user, password);
         }
-        let storage = self.storage.clone();
-        tokio::task::spawn_blocking(move || run(&storage, &c))
+        let (storage, sample, verified) = (
+            self.storage.clone(),
+            self.sample.clone(),
+            self.verified.clone(),
+        );
+        let (user, password) = (user.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || verify(&storage, &sample, &verified, &user, &password))
             .await
             .map_err(HttpError::internal)?
     }
@@ -429,21 +434,21 @@ impl Factor {
     /// `None` when the credentials are not for this factor: a TOTP factor
     /// ignores a password that is no code (the earlier factor's).
     async fn basic(&self, b64: &str, ctx: &RequestCtx) -> Result<Option<Verdict>, HttpError> {
-        let Some(c) = basic::parse(b64) else {
+        let decoded = basic::Decoded::parse(b64);
+        let Some((user, password)) = decoded.as_ref().and_then(basic::Decoded::split) else {
             return Ok(Some(Verdict::Failed(String::new())));
         };
         if let Storage::Totp(t) = &*self.storage
-            && !t.is_code(&c.password)
+            && !t.is_code(password)
         {
             return Ok(None);
         }
         if self.guard.locked(ctx.peer.ip()).is_some() {
-            return Ok(Some(Verdict::Failed(c.user)));
+            return Ok(Some(Verdict::Failed(user.to_string())));
         }
-        let user = c.user.clone();
-        Ok(Some(match self.check_password(c).await? {
+        Ok(Some(match self.check_password(user, password).await? {
             Some(acct) => Verdict::Ok(acct),
-            None => Verdict::Failed(user),
+            None => Verdict::Failed(user.to_string()),
         }))
     }
 
@@ -520,4 +525,45 @@ impl Factor {
             NonceCheck::Replay => Verdict::Replay,
         })
     }
+}
+
+/// Look `user` up and check `password` against the stored value (blocking
+/// for files, databases and slow hashes). An unknown user costs what a
+/// known one does: the password is checked against `sample`, the last
+/// stored value seen (same format). Slow checks that succeed are
+/// remembered in `verified`.
+fn verify(
+    storage: &Storage,
+    sample: &std::sync::Mutex<Option<String>>,
+    verified: &Verified,
+    user: &str,
+    password: &str,
+) -> Result<Option<Arc<Account>>, HttpError> {
+    let acct = storage.lookup(user).map_err(HttpError::internal)?;
+    let mut last = sample
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(a) = acct else {
+        let dummy = last.clone();
+        drop(last);
+        if let Some(d) = dummy {
+            let _ = Stored::parse(&d).verify(user, password);
+        }
+        return Ok(None);
+    };
+    if last.as_deref() != Some(a.password.as_str()) {
+        *last = Some(a.password.clone());
+    }
+    drop(last);
+    let stored = Stored::parse(&a.password);
+    if stored.is_slow() && verified.contains(user, password, &a.password) {
+        return Ok(Some(a));
+    }
+    if !stored.verify(user, password) {
+        return Ok(None);
+    }
+    if stored.is_slow() {
+        verified.insert(user, password, &a.password);
+    }
+    Ok(Some(a))
 }

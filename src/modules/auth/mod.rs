@@ -61,6 +61,7 @@ pub mod oidc;
 #[cfg(not(feature = "openid"))]
 #[path = "oidc/disabled.rs"]
 pub mod oidc;
+pub mod satisfied;
 pub mod storage;
 pub mod token;
 pub mod totp;
@@ -70,12 +71,15 @@ pub mod wwwform;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use http::header::{LOCATION, SEC_WEBSOCKET_VERSION};
 use http::{HeaderValue, StatusCode};
 
 pub use config::{AuthConfig, Scheme};
 
 use self::factor::{Factor, Outcome};
+use self::satisfied::Satisfied;
 use self::storage::Storage;
 use self::token::{Decoration, cookie_domain};
 use crate::body::Body;
@@ -92,6 +96,10 @@ pub struct Auth {
     factors: Vec<Factor>,
     login: bool,
     home: bool,
+    /// Whether a later phase reads the [`Session`] (response headers or
+    /// cookies, a token, the sign-in POST, the management API); without
+    /// one, none is stored.
+    session: bool,
     /// The management API and the index of its factor.
     mngt: Option<(usize, mngt::Mngt)>,
 }
@@ -151,9 +159,13 @@ impl Auth {
         }
         let mngt = (cfgs.iter().zip(&factors).enumerate())
             .find_map(|(i, (c, f))| mngt::Mngt::new(c, f).map(|m| (i, m)));
+        let login = factors.iter().any(|f| f.scheme == Scheme::WwwForm);
+        let decorates =
+            (factors.iter()).any(|f| f.issues_tokens || f.options.header || f.options.cookie);
         Ok(Auth {
+            session: login || mngt.is_some() || decorates,
             mngt,
-            login: factors.iter().any(|f| f.scheme == Scheme::WwwForm),
+            login,
             home: factors.iter().any(|f| f.options.home),
             factors,
         })
@@ -192,7 +204,13 @@ impl Auth {
         })
     }
 
-    fn finish(&self, ctx: &mut RequestCtx, issuers: Vec<String>) {
+    fn finish(&self, ctx: &mut RequestCtx, satisfied: &Satisfied) {
+        if self.session {
+            self.store(ctx, satisfied.names(&self.factors));
+        }
+    }
+
+    fn store(&self, ctx: &mut RequestCtx, issuers: Vec<String>) {
         let decoration = ctx
             .user
             .as_ref()
@@ -204,7 +222,7 @@ impl Auth {
     }
 
     async fn run(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Result<Flow, HttpError> {
-        let mut issuers: Vec<String> = Vec::new();
+        let mut issuers = Satisfied::default();
         // Factor i's sign-in page, sign-in POST or TOTP enrolment needs
         // the factors before i only: later ones do not apply to it (they
         // would send the browser to their own page, and back).
@@ -219,7 +237,7 @@ impl Auth {
             .or(enrol)
             .map_or(self.factors.len(), |i| i + 1);
         for (i, f) in self.factors[..last].iter().enumerate() {
-            if ctx.user.is_some() && issuers.contains(&f.issuer) {
+            if ctx.user.is_some() && issuers.contains(&self.factors, &f.issuer) {
                 continue;
             }
             match f.check(head, ctx).await? {
@@ -237,11 +255,7 @@ impl Auth {
                     } else {
                         ctx.user = Some(user);
                     }
-                    for i in carried.into_iter().chain([f.issuer.clone()]) {
-                        if !issuers.contains(&i) {
-                            issuers.push(i);
-                        }
-                    }
+                    issuers.add(&self.factors, i, carried);
                 }
                 Outcome::Anonymous => {}
                 Outcome::SignedIn(user, resp) => {
@@ -250,11 +264,9 @@ impl Auth {
                     if ctx.user.as_ref().is_some_and(|p| p.name != user.name) {
                         return Err(HttpError::forbidden("signed in as another user"));
                     }
-                    ctx.user = Some(user);
-                    if !issuers.contains(&f.issuer) {
-                        issuers.push(f.issuer.clone());
-                    }
-                    self.finish(ctx, issuers);
+                    ctx.user = Some(Arc::new(user));
+                    issuers.add(&self.factors, i, Vec::new());
+                    self.finish(ctx, &issuers);
                     return Ok(Flow::Respond(resp));
                 }
                 // The enrolment decides itself (a code is optional there).
@@ -262,17 +274,18 @@ impl Auth {
                 Outcome::Respond(r) => {
                     // Earlier factors passed: their token goes with the
                     // challenge, so the next request only adds this factor.
-                    self.finish(ctx, issuers);
+                    self.finish(ctx, &issuers);
                     return Ok(Flow::Respond(r));
                 }
             }
         }
         if let Some(i) = enrol {
-            self.finish(ctx, issuers.clone());
-            let r = totp::enrolment(&self.factors, i, &issuers, head, ctx).await?;
+            self.finish(ctx, &issuers);
+            let names = issuers.names(&self.factors);
+            let r = totp::enrolment(&self.factors, i, &names, head, ctx).await?;
             return Ok(Flow::Respond(r));
         }
-        self.finish(ctx, issuers);
+        self.finish(ctx, &issuers);
         if self.home
             && ctx.path == "/~"
             && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
@@ -366,14 +379,14 @@ impl Module for Auth {
                     return Err(HttpError::forbidden(format!(
                         "sign-in as {:?} on a session of {:?}",
                         user.name,
-                        previous.map(|p| p.name).unwrap_or_default()
+                        previous.map(|p| p.name.clone()).unwrap_or_default()
                     )));
                 }
-                ctx.user = Some(previous.unwrap_or(user));
+                ctx.user = Some(previous.unwrap_or_else(|| Arc::new(user)));
                 if !issuers.contains(&f.issuer) {
                     issuers.push(f.issuer.clone());
                 }
-                self.finish(ctx, issuers);
+                self.store(ctx, issuers);
             }
             Ok(Handled::Served(resp))
         })

@@ -185,7 +185,7 @@ fn decide(auth: &Auth, uri: &str, headers: &[(&str, &str)]) -> Result<String, ht
     let h = head(uri, headers);
     let mut c = ctx(uri.split('?').next().unwrap());
     match rt.block_on(auth.authenticate(&h, &mut c)).unwrap() {
-        Flow::Continue => Ok(c.user.map(|u| u.name).unwrap_or_default()),
+        Flow::Continue => Ok(c.user.map(|u| u.name.clone()).unwrap_or_default()),
         Flow::Respond(r) => Err(r.map(|_| ())),
     }
 }
@@ -316,4 +316,91 @@ fn multi_factor_chain_needs_every_factor() {
         .map_err(|e| e.status());
     // Two factors naming different users: 500, as the original.
     assert_eq!(r, Err(StatusCode::INTERNAL_SERVER_ERROR));
+}
+
+#[test]
+fn satisfied_issuers_list_as_names_would() {
+    use super::satisfied::Satisfied;
+    let a = build(
+        r#"({ type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; },
+             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "two"; },
+             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; })"#,
+    );
+    let f = &a.factors;
+    // The list as `run` used to build it: carried, then the factor's own,
+    // each name once.
+    let model = |steps: &[(usize, &[&str])]| {
+        let mut names: Vec<String> = Vec::new();
+        for (i, carried) in steps {
+            for n in carried
+                .iter()
+                .map(|c| c.to_string())
+                .chain([f[*i].issuer.clone()])
+            {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    };
+    let cases: [&[(usize, &[&str])]; 5] = [
+        &[],
+        &[(0, &[])],
+        &[(1, &[]), (2, &[])],
+        &[(0, &[]), (1, &[]), (2, &[])],
+        &[(0, &[]), (1, &["x", "one"]), (2, &[])],
+    ];
+    for steps in cases {
+        let mut s = Satisfied::default();
+        for (i, carried) in steps {
+            s.add(f, *i, carried.iter().map(|c| c.to_string()).collect());
+        }
+        let want = model(steps);
+        assert_eq!(s.names(f), want, "{steps:?}");
+        for issuer in ["one", "two", "x", "three"] {
+            assert_eq!(s.contains(f, issuer), want.iter().any(|n| n == issuer));
+        }
+    }
+    assert!(matches!(
+        {
+            let mut s = Satisfied::default();
+            s.add(f, 2, Vec::new());
+            s
+        },
+        Satisfied::Factors(0b100)
+    ));
+}
+
+/// The user of a request, with the phase's answer.
+fn user_of(auth: &Auth, headers: &[(&str, &str)]) -> Option<Arc<crate::User>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut c = ctx("/");
+    rt.block_on(auth.authenticate(&head("/", headers), &mut c))
+        .unwrap();
+    c.user
+}
+
+#[test]
+fn shared_user_follows_the_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    std::fs::write(&file, "foo:bar:g1\n").unwrap();
+    let a = build(&format!(
+        r#"{{ type = "Basic"; file = "{}"; }}"#,
+        file.display()
+    ));
+    let first = user_of(&a, &[FOO_BAR]).unwrap();
+    assert_eq!(first.group, "g1");
+    // The same account: the same user, not a copy.
+    assert!(Arc::ptr_eq(&first, &user_of(&a, &[FOO_BAR]).unwrap()));
+    // The password is still checked every time.
+    assert!(user_of(&a, &[("authorization", "Basic Zm9vOmJheg==")]).is_none());
+    // An edited file takes effect on the next request.
+    std::fs::write(&file, "foo:bar:group2\n").unwrap();
+    assert_eq!(user_of(&a, &[FOO_BAR]).unwrap().group, "group2");
+    std::fs::write(&file, "foo:other:group2\n").unwrap();
+    assert!(user_of(&a, &[FOO_BAR]).is_none());
 }

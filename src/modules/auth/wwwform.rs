@@ -15,7 +15,6 @@ use http::header::{CONTENT_TYPE, HOST, LOCATION};
 use http::{HeaderValue, StatusCode};
 use percent_encoding::percent_decode_str;
 
-use super::basic::Credentials;
 use super::factor::{Factor, locked};
 use crate::body::Body;
 use crate::error::HttpError;
@@ -111,11 +110,7 @@ pub async fn sign_in(
     else {
         return Ok((unauthorized(factor), None));
     };
-    let creds = Credentials {
-        user: user.to_string(),
-        password: password.to_string(),
-    };
-    let Some(acct) = factor.check_password(creds).await? else {
+    let Some(acct) = factor.check_password(user, password).await? else {
         log::warn!("auth: {ip} failed form sign-in as {user:?}");
         if factor.guard().failure(ip) {
             log::warn!("auth: {ip} locked out after repeated failures");
@@ -123,13 +118,13 @@ pub async fn sign_in(
         return Ok((unauthorized(factor), None));
     };
     factor.guard().success(ip);
-    let Some(user) = factor.admit(acct, ctx) else {
+    let Some(user) = factor.admit(&acct, ctx) else {
         return Ok((unauthorized(factor), None));
     };
     // A later factor of a chain (TOTP) signs in the user of the earlier
     // ones, with their group and home.
     let user = match &ctx.user {
-        Some(prev) if prev.name == user.name => prev.clone(),
+        Some(prev) if prev.name == user.name => User::clone(prev),
         _ => user,
     };
     let target = field(&pairs, "redirect_uri").and_then(|u| safe_redirect(u, host.as_deref()));

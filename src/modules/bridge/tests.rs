@@ -76,11 +76,11 @@ fn preamble_names_the_user() {
         "127.0.0.1:80".parse().unwrap(),
     );
     ctx.path = "/chat".into();
-    ctx.user = Some(User {
+    ctx.user = Some(std::sync::Arc::new(User {
         name: "ali\r\nce".into(),
         group: "users".into(),
         ..User::default()
-    });
+    }));
     let p = preamble(&ctx);
     assert_eq!(
         &p[..],

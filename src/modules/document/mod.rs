@@ -174,7 +174,7 @@ impl Document {
     /// home for `/~…` paths.
     pub fn scope(&self, ctx: &RequestCtx) -> Result<Scope<'_>, HttpError> {
         match &self.homes {
-            Some(homes) => homes.scope(&self.root, &ctx.path, ctx.user.as_ref()),
+            Some(homes) => homes.scope(&self.root, &ctx.path, ctx.user.as_deref()),
             None => Ok(Scope::docroot(&self.root)),
         }
     }

@@ -114,7 +114,7 @@ async fn call_as(
     let addr = "127.0.0.1:1".parse().unwrap();
     let mut ctx = RequestCtx::new(Arc::new(server()), addr, addr);
     ctx.path = crate::path::normalize(req.uri().path()).unwrap();
-    ctx.user = user.cloned();
+    ctx.user = user.cloned().map(Arc::new);
     match doc.handle(req, &mut ctx).await {
         Ok(Handled::Served(resp)) => {
             let (parts, body) = resp.into_parts();

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{ACTIVATED, Account, StorageError};
 
@@ -36,7 +36,7 @@ impl Stamp {
 /// A password file kept in memory, re-read when it changes.
 pub struct FileStore {
     path: PathBuf,
-    cache: Mutex<(Stamp, HashMap<String, Account>)>,
+    cache: Mutex<(Stamp, HashMap<String, Arc<Account>>)>,
 }
 
 impl FileStore {
@@ -50,7 +50,7 @@ impl FileStore {
     }
 
     /// The account `name`, re-reading the file first if it changed.
-    pub fn lookup(&self, name: &str) -> Result<Option<Account>, StorageError> {
+    pub fn lookup(&self, name: &str) -> Result<Option<Arc<Account>>, StorageError> {
         let io = |source| StorageError::Io {
             path: self.path.clone(),
             source,
@@ -67,7 +67,7 @@ impl FileStore {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<(Stamp, HashMap<String, Account>), StorageError> {
+fn load(path: &std::path::Path) -> Result<(Stamp, HashMap<String, Arc<Account>>), StorageError> {
     let io = |source| StorageError::Io {
         path: path.to_path_buf(),
         source,
@@ -78,11 +78,11 @@ fn load(path: &std::path::Path) -> Result<(Stamp, HashMap<String, Account>), Sto
 }
 
 /// Parse the lines of a password file (the first line for a name wins).
-pub fn parse(text: &str) -> HashMap<String, Account> {
+pub fn parse(text: &str) -> HashMap<String, Arc<Account>> {
     let mut map = HashMap::new();
     for line in text.lines() {
         if let Some(a) = parse_line(line) {
-            map.entry(a.name.clone()).or_insert(a);
+            map.entry(a.name.clone()).or_insert_with(|| Arc::new(a));
         }
     }
     map

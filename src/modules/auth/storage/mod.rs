@@ -18,6 +18,7 @@ pub mod totp;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One account, as a storage knows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -117,7 +118,7 @@ pub enum StorageError {
 /// A storage, opened.
 pub enum Storage {
     /// One account from the configuration.
-    Simple(Account),
+    Simple(Arc<Account>),
     /// A password file.
     File(file::FileStore),
     /// An sqlite database.
@@ -141,7 +142,9 @@ impl Storage {
                 group,
                 home,
                 status,
-            } => Storage::Simple(config_users::account(user, passwd, group, home, status)),
+            } => Storage::Simple(Arc::new(config_users::account(
+                user, passwd, group, home, status,
+            ))),
             StorageConfig::File(p) => Storage::File(file::FileStore::open(p.clone())?),
             StorageConfig::Sqlite(p) => Storage::Sqlite(sqlite::SqliteStore::open(p, issuer)?),
             StorageConfig::Unix(p) => Storage::Unix(shadow::UnixStore::open(p)?),
@@ -161,12 +164,16 @@ impl Storage {
     }
 
     /// The account called `name` (exact, case-sensitive). Blocking.
-    pub fn lookup(&self, name: &str) -> Result<Option<Account>, StorageError> {
+    ///
+    /// Shared, not copied: the accounts held in memory (configuration,
+    /// files) are handed out by reference count, and the same `Arc` stands
+    /// for the same version of an account until the file changes.
+    pub fn lookup(&self, name: &str) -> Result<Option<Arc<Account>>, StorageError> {
         match self {
             Storage::Simple(a) => Ok((a.name == name).then(|| a.clone())),
             Storage::File(f) => f.lookup(name),
-            Storage::Sqlite(s) => s.lookup(name),
-            Storage::Unix(u) => u.lookup(name),
+            Storage::Sqlite(s) => Ok(s.lookup(name)?.map(Arc::new)),
+            Storage::Unix(u) => Ok(u.lookup(name)?.map(Arc::new)),
             // Codes are checked by `super::totp::check`, never looked up.
             Storage::Jwt | Storage::Totp(_) => Ok(None),
         }
