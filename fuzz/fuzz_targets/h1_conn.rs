@@ -63,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
         "not an HTTP/1 answer: {:?}",
         String::from_utf8_lossy(&out[..out.len().min(200)])
     );
-    let answers = out.windows(9).filter(|w| w.starts_with(b"HTTP/1.") && w[8] == b' ').count();
+    let answers = out
+        .windows(9)
+        .filter(|w| w.starts_with(b"HTTP/1.") && w[8] == b' ')
+        .count();
     assert!(
         answers >= served.get().min(1),
         "{} requests served, {answers} status lines",

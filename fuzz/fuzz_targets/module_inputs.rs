@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             "origin {origin:?} gave host {host:?}"
         );
         let bracketed = origin.contains(&format!("[{host}]"));
-        assert!(bracketed || !host.contains(':'), "host {host:?} keeps a port");
+        assert!(
+            bracketed || !host.contains(':'),
+            "host {host:?} keeps a port"
+        );
     }
 
     // Redirect: a present parameter is never empty.
@@ -49,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
         Some(websocket::Handshake::Http1)
     );
     for p in websocket::protocols(&req) {
-        assert!(!p.is_empty() && p.trim() == p && !p.contains(','), "protocol {p:?}");
+        assert!(
+            !p.is_empty() && p.trim() == p && !p.contains(','),
+            "protocol {p:?}"
+        );
     }
     let _ = websocket::version_ok(&req);
     if let Ok(accept) = websocket::accept_key(&req) {
