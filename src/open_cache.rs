@@ -137,7 +137,7 @@ pub fn lookup(root: &OwnedFd, rel: &str) -> Option<Cached> {
             c.swap_remove(i);
             return None;
         }
-        if c[i].cached.content.is_none() {
+        if c[i].cached.content.is_none() && c[i].cached.meta.len() <= SMALL_FILE {
             let room = room(&c);
             c[i].cached.keep_content(room);
         }

@@ -214,9 +214,7 @@ impl Writer {
         io: &mut I,
         out: &mut Vec<u8>,
     ) -> Poll<io::Result<()>> {
-        let Some(tcp) = (io as &mut dyn Any).downcast_mut::<TcpStream>() else {
-            return Poll::Ready(Err(io::Error::other("sendfile needs a TCP stream")));
-        };
+        let tcp = tcp_of(io, "sendfile")?;
         loop {
             let Some(body) = self.body.as_mut() else {
                 return Poll::Ready(Ok(()));
@@ -368,6 +366,14 @@ pub(super) fn poll_out<I: AsyncWrite + Unpin>(
     Poll::Ready(Ok(()))
 }
 
+/// The plain TCP stream under `io`, which `what` (a TCP-only system call)
+/// needs.
+fn tcp_of<'a, I: 'static>(io: &'a mut I, what: &str) -> io::Result<&'a mut TcpStream> {
+    (io as &mut dyn Any)
+        .downcast_mut::<TcpStream>()
+        .ok_or_else(|| io::Error::other(format!("{what} needs a TCP stream")))
+}
+
 /// Write `out` to a TCP stream with `MSG_MORE`: a head followed by a
 /// `sendfile` piece then leaves in the same segments as the file's first
 /// bytes instead of a small packet of its own (one wake-up of the client,
@@ -377,9 +383,7 @@ fn poll_send_more<I: 'static>(
     io: &mut I,
     out: &mut Vec<u8>,
 ) -> Poll<io::Result<()>> {
-    let Some(tcp) = (io as &mut dyn Any).downcast_mut::<TcpStream>() else {
-        return Poll::Ready(Err(io::Error::other("MSG_MORE needs a TCP stream")));
-    };
+    let tcp = tcp_of(io, "MSG_MORE")?;
     while !out.is_empty() {
         ready!(tcp.poll_write_ready(cx))?;
         let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
