@@ -151,8 +151,15 @@ impl Root {
         }))
     }
 
+    /// The `realpath` walk, for kernels without `openat2` and paths
+    /// through absolute links. A file reached without crossing any link
+    /// goes to the cache of open files like one `openat2` opened (the
+    /// walk proved it lies under the root; the cache's check at every hit
+    /// is the same), so an older kernel also serves a file again with one
+    /// `statx`.
     fn resolve_canonical(&self, uri: &str) -> Result<Target, HttpError> {
-        let joined = self.dir.join(uri.trim_start_matches('/'));
+        let rel = uri.trim_start_matches('/');
+        let joined = self.dir.join(rel);
         let real = match joined.canonicalize() {
             Ok(p) => p,
             Err(e) => return missing_or(e),
@@ -170,7 +177,19 @@ impl Root {
         if !meta.is_file() {
             return Ok(Target::Missing);
         }
-        open_file(&real)
+        let found = open_file(&real)?;
+        match (found, &self.fd) {
+            (Target::File(f), Some(fd)) if real == joined && !rel.is_empty() => {
+                let cached = crate::open_cache::Cached::new(f.file, f.meta);
+                let cached = crate::open_cache::insert(fd, rel, cached);
+                Ok(Target::File(OpenFile {
+                    file: cached.file,
+                    meta: cached.meta,
+                    content: cached.content,
+                }))
+            }
+            (found, _) => Ok(found),
+        }
     }
 }
 
@@ -256,6 +275,18 @@ mod tests {
         assert_eq!(kind(root.resolve("/escape")), "missing");
         assert_eq!(kind(root.resolve("/escdir")), "missing");
         assert_eq!(kind(root.resolve("/escdir/secret")), "missing");
+    }
+
+    #[test]
+    fn the_canonical_walk_fills_the_cache_of_open_files_except_through_links() {
+        let (_d, _o, root) = setup();
+        let fd = root.fd.clone().unwrap();
+        assert!(crate::open_cache::lookup(&fd, "sub/a.txt").is_none());
+        assert_eq!(kind(root.resolve_canonical("/sub/a.txt")), "file");
+        let hit = crate::open_cache::lookup(&fd, "sub/a.txt").expect("kept");
+        assert_eq!(hit.meta.len(), 5);
+        assert_eq!(kind(root.resolve_canonical("/inside")), "file");
+        assert!(crate::open_cache::lookup(&fd, "inside").is_none(), "a link");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Limits {
 /// Everything a connection of one listening server needs.
 pub struct Site {
     pub(crate) pipeline: Arc<Pipeline>,
+    /// The pipeline's default headers, as the HTTP/1 engine writes them.
+    defaults: h1::Defaults,
     pub(crate) limits: Limits,
     h1: h1::Settings,
     pub(crate) tls: Option<Arc<dyn TlsAcceptor>>,
@@ -55,6 +57,23 @@ pub struct Vhost {
     pub(crate) hostname: Option<String>,
     pub(crate) service: Option<String>,
     pub(crate) pipeline: Arc<Pipeline>,
+    pub(crate) defaults: h1::Defaults,
+}
+
+impl Vhost {
+    /// The virtual host `hostname` / `service` served by `pipeline`.
+    pub(crate) fn new(
+        hostname: Option<String>,
+        service: Option<String>,
+        pipeline: Arc<Pipeline>,
+    ) -> Vhost {
+        Vhost {
+            hostname,
+            service,
+            defaults: h1::Defaults::new(&pipeline.info().default_headers),
+            pipeline,
+        }
+    }
 }
 
 impl Site {
@@ -72,9 +91,9 @@ impl Site {
 
     /// The pipeline for a request: the first virtual host its `Host` (or
     /// HTTP/2 authority) matches, else the server's own.
-    fn pipeline_for(&self, req: &Request) -> &Arc<Pipeline> {
+    fn pipeline_for(&self, req: &Request) -> (&Arc<Pipeline>, &h1::Defaults) {
         if self.vhosts.is_empty() {
-            return &self.pipeline;
+            return (&self.pipeline, &self.defaults);
         }
         let host = req
             .headers()
@@ -86,7 +105,9 @@ impl Site {
                 crate::modules::vhost::matches(v.hostname.as_deref(), v.service.as_deref(), host)
             })
         })
-        .map_or(&self.pipeline, |v| &v.pipeline)
+        .map_or((&self.pipeline, &self.defaults), |v| {
+            (&v.pipeline, &v.defaults)
+        })
     }
 }
 
@@ -108,6 +129,7 @@ impl Site {
             max_body: limits.max_body,
         };
         Site {
+            defaults: h1::Defaults::new(&pipeline.info().default_headers),
             pipeline,
             limits,
             h1,
@@ -250,12 +272,12 @@ impl Conn {
 
     /// As [`Conn::dispatch`], with the default headers of the server (or
     /// virtual host) that answered: the HTTP/1 engine writes them itself.
-    async fn dispatch_h1(&self, mut req: Request) -> (Response, &http::HeaderMap) {
+    async fn dispatch_h1(&self, mut req: Request) -> (Response, &h1::Defaults) {
         normalize_method(&mut req);
         if req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT {
             req.extensions_mut().insert(self.hold.clone());
         }
-        let pipeline = self.site.pipeline_for(&req);
+        let (pipeline, defaults) = self.site.pipeline_for(&req);
         let mut ctx = RequestCtx::new(pipeline.info().clone(), self.peer, self.local);
         ctx.tls = self.tls.clone();
         let line = access_log::enabled().then(|| access_log::RequestLine::of(&req));
@@ -283,7 +305,7 @@ impl Conn {
         if let Some(line) = line {
             access_log::write(&line, &ctx, &resp);
         }
-        (resp, &pipeline.info().default_headers)
+        (resp, defaults)
     }
 
     async fn simple<I: Io>(&self, io: &mut I, method: String, target: String) {

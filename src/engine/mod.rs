@@ -177,15 +177,9 @@ impl Listen {
         site.vhosts = self
             .vhosts
             .into_iter()
-            .map(|v| conn::Vhost {
-                hostname: v.hostname,
-                service: v.service,
-                pipeline: Arc::new(Pipeline::new(
-                    v.info,
-                    Chain::new(v.modules),
-                    max_uri,
-                    max_headers,
-                )),
+            .map(|v| {
+                let pipeline = Pipeline::new(v.info, Chain::new(v.modules), max_uri, max_headers);
+                conn::Vhost::new(v.hostname, v.service, Arc::new(pipeline))
             })
             .collect();
         site

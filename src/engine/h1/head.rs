@@ -8,6 +8,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, TRANSFER_EN
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::body::Framing;
+use super::write::Framing as Out;
 
 /// Most header fields accepted in one request (hyper's default too).
 const MAX_HEADERS: usize = 100;
@@ -79,27 +80,36 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
     let head = rbuf.split_to(len).freeze();
     let slice = |Span(start, n): Span| head.slice(start..start + n);
 
+    // The fields the engine itself reads are noticed here, while the map
+    // is built, rather than looked up in it afterwards.
+    let mut seen = Seen::default();
     let mut headers = HeaderMap::with_capacity(count);
     for &(name, value) in spans.iter() {
         let name = HeaderName::from_bytes(&head[name.0..name.0 + name.1])
             .map_err(|_| StatusCode::BAD_REQUEST)?;
+        seen.note(&name);
         let value =
             HeaderValue::from_maybe_shared(slice(value)).map_err(|_| StatusCode::BAD_REQUEST)?;
         headers.append(name, value);
     }
     let uri = Uri::from_maybe_shared(slice(target)).map_err(|_| StatusCode::BAD_REQUEST)?;
-    let framing = framing(&headers, version)?;
-    let connection = |token: &str| has_token(&headers, CONNECTION, token);
+    let framing = if seen.body {
+        framing(&headers, version)?
+    } else {
+        None
+    };
+    let connection = |token: &str| seen.connection && has_token(&headers, CONNECTION, token);
     let close = if version == Version::HTTP_10 {
         !connection("keep-alive")
     } else {
         connection("close")
     };
-    let expect_continue = version == Version::HTTP_11
+    let expect_continue = seen.expect
+        && version == Version::HTTP_11
         && headers
             .get(EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let upgrade = method == Method::CONNECT || headers.contains_key(UPGRADE);
+    let upgrade = method == Method::CONNECT || seen.upgrade;
 
     let mut r = http::Request::new(());
     *r.method_mut() = method;
@@ -114,6 +124,30 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         close,
         upgrade,
     }))
+}
+
+/// Which of the fields the engine reads a head has.
+#[derive(Default)]
+struct Seen {
+    /// `Transfer-Encoding` or `Content-Length`.
+    body: bool,
+    connection: bool,
+    expect: bool,
+    upgrade: bool,
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        if name == TRANSFER_ENCODING || name == CONTENT_LENGTH {
+            self.body = true;
+        } else if name == CONNECTION {
+            self.connection = true;
+        } else if name == EXPECT {
+            self.expect = true;
+        } else if name == UPGRADE {
+            self.upgrade = true;
+        }
+    }
 }
 
 /// The body framing of a request (RFC 9112 §6.3): chunked when
@@ -162,14 +196,43 @@ pub(super) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
     })
 }
 
-/// Append a status line, `headers`, then those of `defaults` that
-/// `headers` does not have, to `out`.
+/// The server's default headers, with their HTTP/1 lines written once: a
+/// response that sets none of them gets the lines copied as one block.
+#[derive(Debug, Default)]
+pub struct Defaults {
+    map: HeaderMap,
+    lines: Box<[u8]>,
+}
+
+impl Defaults {
+    /// The headers of `map`, written after every response that lacks them.
+    pub fn new(map: &HeaderMap) -> Defaults {
+        let mut lines = Vec::new();
+        for (name, value) in map {
+            push_line(&mut lines, name, value);
+        }
+        Defaults {
+            map: map.clone(),
+            lines: lines.into(),
+        }
+    }
+
+    /// Whether `name` is one of them (a handful: compared, not hashed).
+    fn has(&self, name: &HeaderName) -> bool {
+        self.map.keys().any(|d| d == name)
+    }
+}
+
+/// Append a status line, `headers`, the framing header the engine chose
+/// (in place of the response's own `Content-Length` / `Transfer-Encoding`),
+/// then those of `defaults` that `headers` does not have, to `out`.
 pub(super) fn encode(
     out: &mut Vec<u8>,
     version: Version,
     status: StatusCode,
     headers: &HeaderMap,
-    defaults: &HeaderMap,
+    defaults: &Defaults,
+    framing: Out,
 ) {
     out.extend_from_slice(if version == Version::HTTP_10 {
         b"HTTP/1.0 "
@@ -180,21 +243,57 @@ pub(super) fn encode(
     out.push(b' ');
     out.extend_from_slice(crate::error::reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
-    let mut line = |name: &HeaderName, value: &HeaderValue| {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    };
+    let framed = framing != Out::None;
+    let mut clash = false;
     for (name, value) in headers {
-        line(name, value);
-    }
-    for (name, value) in defaults {
-        if !headers.contains_key(name) {
-            line(name, value);
+        clash = clash || defaults.has(name);
+        if framed && (name == CONTENT_LENGTH || name == TRANSFER_ENCODING) {
+            continue;
         }
+        push_line(out, name, value);
+    }
+    match framing {
+        Out::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Out::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Out::None | Out::UntilClose => {}
+    }
+    if clash {
+        for (name, value) in &defaults.map {
+            if !headers.contains_key(name) {
+                push_line(out, name, value);
+            }
+        }
+    } else {
+        out.extend_from_slice(&defaults.lines);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+fn push_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    let (name, value) = (name.as_str().as_bytes(), value.as_bytes());
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The whole answer the engine itself gives to a head it cannot serve
@@ -205,7 +304,14 @@ pub(super) fn refusal(out: &mut Vec<u8>, status: StatusCode) {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    encode(out, Version::HTTP_11, status, &headers, &HeaderMap::new());
+    encode(
+        out,
+        Version::HTTP_11,
+        status,
+        &headers,
+        &Defaults::default(),
+        Out::None,
+    );
     out.extend_from_slice(&body);
 }
 
@@ -307,16 +413,65 @@ mod tests {
         let mut defaults = HeaderMap::new();
         defaults.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
         defaults.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        let defaults = Defaults::new(&defaults);
         encode(
             &mut out,
             Version::HTTP_11,
             StatusCode::NOT_FOUND,
             &h,
             &defaults,
+            Out::None,
         );
         assert_eq!(
             out,
             b"HTTP/1.1 404 File Not Found\r\ncontent-length: 3\r\nx-frame-options: DENY\r\n\r\n"
+        );
+        // The engine's framing replaces the response's own; defaults the
+        // response lacks come as one block.
+        out.clear();
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+        let mut only = HeaderMap::new();
+        only.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        only.insert("server", HeaderValue::from_static("m"));
+        for (framing, length, server) in [
+            (
+                Out::Length(1234567),
+                "content-length: 1234567\r\n",
+                "server: m\r\n",
+            ),
+            (
+                Out::Chunked,
+                "transfer-encoding: chunked\r\n",
+                "server: m\r\n",
+            ),
+        ] {
+            out.clear();
+            encode(
+                &mut out,
+                Version::HTTP_11,
+                StatusCode::OK,
+                &h,
+                &Defaults::new(&only),
+                framing,
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                format!("HTTP/1.1 200 OK\r\nx-frame-options: SAMEORIGIN\r\n{length}{server}\r\n")
+            );
+        }
+        out.clear();
+        encode(
+            &mut out,
+            Version::HTTP_10,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            &Defaults::new(&only),
+            Out::Length(0),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.0 200 OK\r\ncontent-length: 0\r\nx-frame-options: DENY\r\nserver: m\r\n\r\n"
         );
     }
 }

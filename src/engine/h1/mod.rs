@@ -30,13 +30,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::CONNECTION;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderValue, Method, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
 pub use body::EngineBody;
+pub use head::Defaults;
 
 use super::rewind::Rewind;
 use super::transport::Io;
@@ -98,7 +99,7 @@ pub async fn serve<'d, I, F, Fut>(
 ) where
     I: Io + 'static,
     F: Fn(Request) -> Fut,
-    Fut: Future<Output = (Response, &'d HeaderMap)>,
+    Fut: Future<Output = (Response, &'d Defaults)>,
 {
     let mut rbuf = BytesMut::with_capacity(READ_BUF.max(prefix.len()));
     rbuf.extend_from_slice(&prefix);
@@ -215,7 +216,7 @@ impl<I: Io + 'static> Conn<I> {
     ) -> Next
     where
         F: Fn(Request) -> Fut,
-        Fut: Future<Output = (Response, &'d HeaderMap)>,
+        Fut: Future<Output = (Response, &'d Defaults)>,
     {
         let head::Head {
             mut parts,
@@ -267,7 +268,7 @@ impl<I: Io + 'static> Conn<I> {
             && !upgrading
             && !*shutdown.borrow()
             && !head::has_token(resp.headers(), CONNECTION, "close");
-        let framing = write::framing(&mut resp, &method, version);
+        let framing = write::framing(&resp, &method, version);
         if framing == Out::UntilClose {
             keep = false;
         }
@@ -285,6 +286,7 @@ impl<I: Io + 'static> Conn<I> {
             status,
             resp.headers(),
             defaults,
+            framing,
         );
 
         let defer = keep && !upgrading;

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderValue, Method, StatusCode, Version};
+use http::header::CONTENT_LENGTH;
+use http::{Method, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::AsyncWrite;
 
@@ -57,8 +57,10 @@ pub(super) enum Framing {
     UntilClose,
 }
 
-/// Choose the framing of `resp` and set its headers accordingly.
-pub(super) fn framing(resp: &mut Response, method: &Method, version: Version) -> Framing {
+/// Choose the framing of `resp`. The head encoder writes the matching
+/// header in place of the response's own `Content-Length` and
+/// `Transfer-Encoding` (see `head::encode`).
+pub(super) fn framing(resp: &Response, method: &Method, version: Version) -> Framing {
     let status = resp.status();
     if method == Method::HEAD
         || status.is_informational()
@@ -67,27 +69,20 @@ pub(super) fn framing(resp: &mut Response, method: &Method, version: Version) ->
     {
         return Framing::None;
     }
-    let exact = resp.body().size_hint().exact();
-    let headers = resp.headers_mut();
-    if let Some(n) = exact {
-        headers.remove(TRANSFER_ENCODING);
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    if let Some(n) = resp.body().size_hint().exact() {
         return Framing::Length(n);
     }
-    if let Some(n) = headers
+    if let Some(n) = resp
+        .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
     {
-        headers.remove(TRANSFER_ENCODING);
         return Framing::Length(n);
     }
-    headers.remove(CONTENT_LENGTH);
     if version == Version::HTTP_11 {
-        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         Framing::Chunked
     } else {
-        headers.remove(TRANSFER_ENCODING);
         Framing::UntilClose
     }
 }
@@ -432,24 +427,30 @@ mod tests {
     fn framed(status: u16, method: Method, version: Version, body: Body) -> (Framing, Response) {
         let mut r = Response::new(body);
         *r.status_mut() = StatusCode::from_u16(status).unwrap();
-        let f = framing(&mut r, &method, version);
+        let f = framing(&r, &method, version);
         (f, r)
     }
 
     #[test]
     fn framing_follows_status_method_and_body() {
-        let (f, r) = framed(200, Method::GET, Version::HTTP_11, Body::from("abc"));
+        let (f, _) = framed(200, Method::GET, Version::HTTP_11, Body::from("abc"));
         assert_eq!(f, Framing::Length(3));
-        assert_eq!(r.headers()[CONTENT_LENGTH], "3");
-        let (f, r) = framed(304, Method::GET, Version::HTTP_11, Body::empty());
+        let (f, _) = framed(304, Method::GET, Version::HTTP_11, Body::empty());
         assert_eq!(f, Framing::None);
-        assert!(!r.headers().contains_key(CONTENT_LENGTH));
         let (f, _) = framed(200, Method::HEAD, Version::HTTP_11, Body::empty());
         assert_eq!(f, Framing::None);
         let (_tx, rx) = Body::channel(1);
-        let (f, r) = framed(200, Method::GET, Version::HTTP_11, rx);
+        let (f, _) = framed(200, Method::GET, Version::HTTP_11, rx);
         assert_eq!(f, Framing::Chunked);
-        assert_eq!(r.headers()[TRANSFER_ENCODING], "chunked");
+        // A length the handler set, without a body that knows its own.
+        let (_tx, rx) = Body::channel(1);
+        let mut r = Response::new(rx);
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, http::HeaderValue::from_static("7"));
+        assert_eq!(
+            framing(&r, &Method::GET, Version::HTTP_11),
+            Framing::Length(7)
+        );
         let (_tx, rx) = Body::channel(1);
         assert_eq!(
             framed(200, Method::GET, Version::HTTP_10, rx).0,
