@@ -136,8 +136,9 @@ impl MimeTable {
 
 /// The last extension of the file name, dot included (`a.tar.gz` → `.gz`).
 fn extension(file_name: &str) -> Option<&str> {
-    let name = file_name.rsplit('/').next().unwrap_or(file_name);
-    name.rfind('.').map(|i| &name[i..])
+    let b = file_name.as_bytes();
+    let i = b.iter().rposition(|&c| c == b'.' || c == b'/')?;
+    (b[i] == b'.').then(|| &file_name[i..])
 }
 
 fn builtin(ext: &str) -> Option<&'static str> {
