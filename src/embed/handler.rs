@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::error::HttpError;
 use crate::pipeline::{
-    BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
+    BoxFuture, Step, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
 };
 
 /// Serves requests under a registered root path.
@@ -141,9 +141,9 @@ impl Module for Roots {
         &'a self,
         mut req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
+    ) -> Step<'a, Result<Handled, HttpError>> {
         let Some(route) = self.find(&ctx.path).cloned() else {
-            return Box::pin(std::future::ready(Ok(Handled::Declined(req))));
+            return Step::now(Ok(Handled::Declined(req)));
         };
         let ext = req.extensions_mut();
         ext.insert(ConnInfo {
@@ -154,7 +154,7 @@ impl Module for Roots {
         if let Some(user) = &ctx.user {
             ext.insert(crate::User::clone(user));
         }
-        Box::pin(async move { route.handler.call(req).await.map(Handled::Served) })
+        Step::later(async move { route.handler.call(req).await.map(Handled::Served) })
     }
 
     fn roots(&self) -> Vec<RootPath> {

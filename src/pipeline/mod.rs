@@ -26,7 +26,7 @@ use http_body::Body as _;
 
 pub use ctx::{RequestCtx, User};
 pub use module::{
-    BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response, RootPath,
+    BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response, RootPath, Step,
 };
 
 use crate::body::Body;

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::body::Body;
 use crate::error::HttpError;
@@ -22,6 +23,40 @@ pub type RequestHead = http::request::Parts;
 pub type Response = http::Response<Body>;
 /// A boxed future at the `dyn Module` boundary.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a phase answers: decided at once ([`Step::now`], nothing
+/// allocated: most requests pass most modules this way), or after waiting
+/// ([`Step::later`], a boxed future). Await it either way.
+#[must_use = "a Step does nothing unless awaited"]
+pub struct Step<'a, T>(Answer<'a, T>);
+
+enum Answer<'a, T> {
+    Now(std::future::Ready<T>),
+    Later(BoxFuture<'a, T>),
+}
+
+impl<'a, T> Step<'a, T> {
+    /// The answer, known now.
+    pub fn now(value: T) -> Self {
+        Step(Answer::Now(std::future::ready(value)))
+    }
+
+    /// The answer `future` will give.
+    pub fn later(future: impl Future<Output = T> + Send + 'a) -> Self {
+        Step(Answer::Later(Box::pin(future)))
+    }
+}
+
+impl<T> Future for Step<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().0 {
+            Answer::Now(ready) => Pin::new(ready).poll(cx),
+            Answer::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
 
 /// The phases a module takes part in (a small bit set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -91,8 +126,8 @@ pub trait Module: Send + Sync {
         &'a self,
         _req: &'a RequestHead,
         _ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
-        Box::pin(std::future::ready(Ok(Flow::Continue)))
+    ) -> Step<'a, Result<Flow, HttpError>> {
+        Step::now(Ok(Flow::Continue))
     }
 
     /// Phase 3: allow or refuse the authenticated request.
@@ -100,8 +135,8 @@ pub trait Module: Send + Sync {
         &'a self,
         _req: &'a RequestHead,
         _ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
-        Box::pin(std::future::ready(Ok(Flow::Continue)))
+    ) -> Step<'a, Result<Flow, HttpError>> {
+        Step::now(Ok(Flow::Continue))
     }
 
     /// Phase 4: redirects.
@@ -114,8 +149,8 @@ pub trait Module: Send + Sync {
         &'a self,
         req: Request,
         _ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(std::future::ready(Ok(Handled::Declined(req))))
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::now(Ok(Handled::Declined(req)))
     }
 
     /// Phase 6: rewrite the response (runs for every response of the chain).

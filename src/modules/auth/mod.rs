@@ -87,7 +87,7 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath,
+    Step, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath,
     User,
 };
 
@@ -324,16 +324,16 @@ impl Module for Auth {
         &'a self,
         head: &'a RequestHead,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
-        Box::pin(self.run(head, ctx))
+    ) -> Step<'a, Result<Flow, HttpError>> {
+        Step::later(self.run(head, ctx))
     }
 
     fn handle<'a>(
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(async move {
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(async move {
             if let Some((i, m)) = &self.mngt
                 && let Some(target) = mngt::target(&ctx.path).map(str::to_string)
             {

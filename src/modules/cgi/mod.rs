@@ -68,7 +68,7 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    BoxFuture, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response,
+    Step, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response,
 };
 use crate::request_body::{BodyError, RequestBody};
 use crate::resolve::{Root, Target};
@@ -372,8 +372,8 @@ impl Module for Cgi {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(async move {
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(async move {
             let Some(script) = self.find(&ctx.path)? else {
                 return Ok(Handled::Declined(req));
             };

@@ -84,7 +84,7 @@ use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
+    Step, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
 };
 
 /// Characters percent-encoded in a path put in a header: all but RFC 3986
@@ -261,21 +261,30 @@ impl Module for Document {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(async move {
-            let Some(verb) = Verb::of(req.method(), self.options.rest) else {
-                return Ok(Handled::Declined(req));
-            };
-            let scope = self.scope(ctx)?;
-            let uri = ctx.path.as_str();
-            match verb {
-                Verb::Read => match self.serve(&req, uri, &scope)? {
-                    Some(resp) => Ok(Handled::Served(resp)),
-                    None => Ok(Handled::Declined(req)),
-                },
-                Verb::Rest => rest::handle(self, req, uri, &scope).await,
-                Verb::Dav => webdav::handle(self, req, uri, &scope).await,
-            }
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        let Some(verb) = Verb::of(req.method(), self.options.rest) else {
+            return Step::now(Ok(Handled::Declined(req)));
+        };
+        if !matches!(verb, Verb::Read) {
+            // Uploads and WebDAV wait for the body and the disk.
+            return Step::later(async move {
+                let scope = self.scope(ctx)?;
+                let uri = ctx.path.as_str();
+                match verb {
+                    Verb::Rest => rest::handle(self, req, uri, &scope).await,
+                    _ => webdav::handle(self, req, uri, &scope).await,
+                }
+            });
+        }
+        // GET and HEAD are answered at once (files are opened and checked
+        // without waiting; their content is read as the connection sends).
+        let served = self
+            .scope(ctx)
+            .and_then(|scope| self.serve(&req, &ctx.path, &scope));
+        Step::now(match served {
+            Ok(Some(resp)) => Ok(Handled::Served(resp)),
+            Ok(None) => Ok(Handled::Declined(req)),
+            Err(e) => Err(e),
         })
     }
 }

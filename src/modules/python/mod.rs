@@ -52,7 +52,7 @@ use crate::cgi_env;
 use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
-use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
 use crate::resolve::{Root, Target};
 use crate::uri_filter::UriFilter;
 
@@ -227,8 +227,8 @@ impl Module for PythonModule {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(async move {
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(async move {
             let Some(route) = self.route(&ctx.path)? else {
                 return Ok(Handled::Declined(req));
             };

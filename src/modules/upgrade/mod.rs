@@ -36,7 +36,7 @@ use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
 use crate::pattern::has_option;
-use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
 use crate::uri_filter::UriFilter;
 
 /// One `upgrade` section.
@@ -244,7 +244,7 @@ impl Module for Upgrade {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(self.serve(req, ctx))
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(self.serve(req, ctx))
     }
 }

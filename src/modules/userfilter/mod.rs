@@ -36,7 +36,7 @@ use self::db::{Db, Rule};
 use crate::config::{Diagnostic, Problem, Section, Severity, value::Span};
 use crate::error::HttpError;
 use crate::pattern::{Pattern, PatternList};
-use crate::pipeline::{BoxFuture, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead};
+use crate::pipeline::{Step, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead};
 
 /// Parsed `userfilter = { … }`.
 #[derive(Debug, Clone)]
@@ -259,7 +259,7 @@ impl Module for Userfilter {
         &'a self,
         req: &'a RequestHead,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Flow, HttpError>> {
+    ) -> Step<'a, Result<Flow, HttpError>> {
         let verdict = if self.allow.is_match(&ctx.path) || self.is_allowed(&req.method, ctx) {
             Ok(Flow::Continue)
         } else if ctx.user.is_none() {
@@ -273,19 +273,19 @@ impl Module for Userfilter {
             );
             Err(HttpError::new(StatusCode::FORBIDDEN))
         };
-        Box::pin(std::future::ready(verdict))
+        Step::now(verdict)
     }
 
     fn handle<'a>(
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
+    ) -> Step<'a, Result<Handled, HttpError>> {
         let Some(rest) = self.configuri.as_ref().and_then(|c| c.matches(&ctx.path)) else {
-            return Box::pin(std::future::ready(Ok(Handled::Declined(req))));
+            return Step::now(Ok(Handled::Declined(req)));
         };
         let rest = rest.to_string();
-        Box::pin(async move {
+        Step::later(async move {
             let resp = api::serve(&self.db, req, &rest).await?;
             self.refresh(true);
             Ok(Handled::Served(resp))

@@ -50,7 +50,7 @@ use crate::config::Diagnostic;
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
-use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
 use crate::uri_filter::UriFilter;
 
 /// The GUID of RFC 6455 §1.3.
@@ -247,8 +247,8 @@ impl Module for Websocket {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(self.serve(req, ctx))
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(self.serve(req, ctx))
     }
 }
 

@@ -55,7 +55,7 @@ use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{Entry, SocketDir};
-use crate::pipeline::{BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
 use crate::uri_filter::UriFilter;
 
 /// A client that takes nothing for this long is disconnected.
@@ -159,8 +159,8 @@ impl Module for Webstream {
         &'a self,
         req: Request,
         ctx: &'a mut RequestCtx,
-    ) -> BoxFuture<'a, Result<Handled, HttpError>> {
-        Box::pin(self.serve(req, ctx))
+    ) -> Step<'a, Result<Handled, HttpError>> {
+        Step::later(self.serve(req, ctx))
     }
 }
 
