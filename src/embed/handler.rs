@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::error::HttpError;
 use crate::pipeline::{
-    BoxFuture, Step, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
+    BoxFuture, Handled, Module, Phases, Request, RequestCtx, Response, RootPath, Step,
 };
 
 /// Serves requests under a registered root path.

@@ -75,7 +75,9 @@ impl Decoded {
             Buf::Stack(b) => &b[..self.len],
             Buf::Heap(v) => v,
         };
-        std::str::from_utf8(bytes).ok()?.split_once(':')
+        let colon = bytes.iter().position(|&b| b == b':')?;
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some((&text[..colon], &text[colon + 1..]))
     }
 }
 

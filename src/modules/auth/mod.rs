@@ -87,8 +87,7 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::pipeline::{
-    Step, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath,
-    User,
+    Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, RootPath, Step, User,
 };
 
 /// The authentication module: one or more factors.
@@ -286,6 +285,33 @@ impl Auth {
             return Ok(Flow::Respond(r));
         }
         self.finish(ctx, &issuers);
+        Ok(self.home_redirect(head, ctx))
+    }
+
+    /// The usual request of a single Basic factor with its account in the
+    /// configuration, decided without waiting: valid credentials for a
+    /// page that is no sign-in or enrolment page. The end of
+    /// [`Auth::run`] for that case; `None` lets `run` decide.
+    fn run_now(&self, head: &RequestHead, ctx: &mut RequestCtx) -> Option<Flow> {
+        let [f] = &self.factors[..] else {
+            return None;
+        };
+        if ctx.user.is_some()
+            || totp::is_enrolment(f, &head.method, &ctx.path)
+            || f.is_login_post(&head.method, &ctx.path)
+            || f.is_page(ctx)
+        {
+            return None;
+        }
+        ctx.user = Some(f.admit_now(head, ctx)?);
+        let mut issuers = Satisfied::default();
+        issuers.add(&self.factors, 0, Vec::new());
+        self.finish(ctx, &issuers);
+        Some(self.home_redirect(head, ctx))
+    }
+
+    /// `/~` for a user with a home: on to `/~/`.
+    fn home_redirect(&self, head: &RequestHead, ctx: &RequestCtx) -> Flow {
         if self.home
             && ctx.path == "/~"
             && !head.headers.contains_key(SEC_WEBSOCKET_VERSION)
@@ -300,9 +326,9 @@ impl Auth {
             if let Ok(v) = HeaderValue::from_str(&loc) {
                 r.headers_mut().insert(LOCATION, v);
             }
-            return Ok(Flow::Respond(r));
+            return Flow::Respond(r);
         }
-        Ok(Flow::Continue)
+        Flow::Continue
     }
 }
 
@@ -325,6 +351,9 @@ impl Module for Auth {
         head: &'a RequestHead,
         ctx: &'a mut RequestCtx,
     ) -> Step<'a, Result<Flow, HttpError>> {
+        if let Some(flow) = self.run_now(head, ctx) {
+            return Step::now(Ok(flow));
+        }
         Step::later(self.run(head, ctx))
     }
 

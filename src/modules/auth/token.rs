@@ -184,11 +184,12 @@ pub fn find(head: &RequestHead) -> Option<&str> {
 
 /// The credentials after `<scheme> ` (scheme compared case-insensitively).
 pub fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let value = value.trim_start();
+    // Header values are ASCII (`HeaderValue::to_str`): ASCII trimming.
+    let value = value.trim_ascii_start();
     let head = value.get(..scheme.len())?;
     let rest = &value[scheme.len()..];
     (head.eq_ignore_ascii_case(scheme) && (rest.is_empty() || rest.starts_with(' ')))
-        .then(|| rest.trim())
+        .then(|| rest.trim_ascii())
 }
 
 /// The cookie `Domain` for a server host name: the name minus its first

@@ -67,9 +67,7 @@ pub use crate::cgi_env as env;
 use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
-use crate::pipeline::{
-    Step, Handled, Module, Phases, Request, RequestCtx, RequestHead, Response,
-};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, RequestHead, Response, Step};
 use crate::request_body::{BodyError, RequestBody};
 use crate::resolve::{Root, Target};
 use crate::uri_filter::UriFilter;

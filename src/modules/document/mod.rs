@@ -83,9 +83,7 @@ use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
-use crate::pipeline::{
-    Step, Handled, Module, Phases, Request, RequestCtx, Response, RootPath,
-};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, Response, RootPath, Step};
 
 /// Characters percent-encoded in a path put in a header: all but RFC 3986
 /// unreserved characters and `/`.

@@ -52,7 +52,7 @@ use crate::cgi_env;
 use crate::config::{Diagnostic, Problem, Severity};
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
-use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, Response, Step};
 use crate::resolve::{Root, Target};
 use crate::uri_filter::UriFilter;
 

@@ -36,7 +36,7 @@ use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
 use crate::pattern::has_option;
-use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, Response, Step};
 use crate::uri_filter::UriFilter;
 
 /// One `upgrade` section.

@@ -36,7 +36,7 @@ use self::db::{Db, Rule};
 use crate::config::{Diagnostic, Problem, Section, Severity, value::Span};
 use crate::error::HttpError;
 use crate::pattern::{Pattern, PatternList};
-use crate::pipeline::{Step, Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead};
+use crate::pipeline::{Flow, Handled, Module, Phases, Request, RequestCtx, RequestHead, Step};
 
 /// Parsed `userfilter = { … }`.
 #[derive(Debug, Clone)]

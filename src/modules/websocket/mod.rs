@@ -50,7 +50,7 @@ use crate::config::Diagnostic;
 use crate::error::HttpError;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{self, Backend, Entry, Prefer, SocketDir};
-use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, Response, Step};
 use crate::uri_filter::UriFilter;
 
 /// The GUID of RFC 6455 §1.3.

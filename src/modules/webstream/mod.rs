@@ -55,7 +55,7 @@ use crate::error::HttpError;
 use crate::mime::MimeTable;
 use crate::modules::BuildEnv;
 use crate::modules::bridge::{Entry, SocketDir};
-use crate::pipeline::{Step, Handled, Module, Phases, Request, RequestCtx, Response};
+use crate::pipeline::{Handled, Module, Phases, Request, RequestCtx, Response, Step};
 use crate::uri_filter::UriFilter;
 
 /// A client that takes nothing for this long is disconnected.
