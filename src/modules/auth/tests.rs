@@ -404,3 +404,39 @@ fn shared_user_follows_the_password_file() {
     std::fs::write(&file, "foo:other:group2\n").unwrap();
     assert!(user_of(&a, &[FOO_BAR]).is_none());
 }
+
+#[test]
+fn the_quick_basic_path_decides_as_the_full_one() {
+    let a = build(
+        r#"{ type = "Basic"; user = "foo"; passwd = "bar"; home = "foo"; unprotect = "^/public/*"; }"#,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let cases: [(&str, &[(&str, &str)]); 6] = [
+        ("/", &[FOO_BAR]),
+        ("/public/a", &[FOO_BAR]),
+        ("/", &[("authorization", "Basic Zm9vOmJheg==")]),
+        ("/", &[]),
+        ("/", &[FOO_BAR, ("www-authenticate", "Basic")]),
+        ("/~", &[FOO_BAR]),
+    ];
+    let mut quick = 0;
+    for (uri, headers) in cases {
+        let h = head(uri, headers);
+        let (mut now, mut full) = (ctx(uri), ctx(uri));
+        if a.run_now(&h, &mut ctx(uri)).is_some() {
+            quick += 1;
+        }
+        let by_phase = rt.block_on(a.authenticate(&h, &mut now)).unwrap();
+        let by_run = rt.block_on(a.run(&h, &mut full)).unwrap();
+        let status = |f: &Flow| match f {
+            Flow::Continue => 0,
+            Flow::Respond(r) => r.status().as_u16(),
+        };
+        assert_eq!(status(&by_phase), status(&by_run), "{uri} {headers:?}");
+        assert_eq!(now.user, full.user, "{uri} {headers:?}");
+    }
+    // Valid credentials (three of the cases) take the quick path.
+    assert_eq!(quick, 3);
+}
