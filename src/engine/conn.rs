@@ -178,7 +178,7 @@ pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     site: Arc<Site>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     hold: ConnHold,
 ) {
     tune(&stream);
@@ -190,30 +190,11 @@ pub async fn serve(
         site,
         hold,
     };
-    let Some(acceptor) = conn.site.tls.clone() else {
-        return conn.serve_io(stream, shutdown).await;
-    };
-    let handshake = tokio::time::timeout(conn.site.h1.first_head, acceptor.accept(stream));
-    let secured = tokio::select! {
-        s = handshake => s,
-        _ = shutdown.changed() => return,
-    };
-    match secured {
-        Ok(Ok(secured)) => {
-            let conn = Conn {
-                tls: Some(Arc::new(secured.info)),
-                ..conn
-            };
-            if conn.tls.as_ref().is_some_and(|t| t.h2) {
-                conn.serve_h2(secured.io, shutdown).await;
-            } else {
-                // Boxed, as the HTTP/2 case: the plain connection's future
-                // (what every idle connection holds) stays small.
-                Box::pin(conn.serve_io(secured.io, shutdown)).await;
-            }
-        }
-        Ok(Err(e)) => log::debug!("{peer}: TLS handshake: {e}"),
-        Err(_) => log::debug!("{peer}: TLS handshake timed out"),
+    match conn.site.tls.clone() {
+        None => conn.serve_io(stream, shutdown).await,
+        // Boxed: a TLS session's state (and the handshake's) is much wider
+        // than a plain connection's; plain ones do not carry room for it.
+        Some(acceptor) => Box::pin(conn.serve_tls(acceptor, stream, shutdown)).await,
     }
 }
 
@@ -228,12 +209,51 @@ struct Conn {
 }
 
 impl Conn {
+    /// The TLS handshake, then HTTP/2 (ALPN `h2`) or [`Conn::serve_io`].
+    async fn serve_tls(
+        self,
+        acceptor: Arc<dyn TlsAcceptor>,
+        stream: TcpStream,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let peer = self.peer;
+        let handshake = tokio::time::timeout(self.site.h1.first_head, acceptor.accept(stream));
+        let secured = tokio::select! {
+            s = handshake => s,
+            _ = shutdown.changed() => return,
+        };
+        match secured {
+            Ok(Ok(secured)) => {
+                let conn = Conn {
+                    tls: Some(Arc::new(secured.info)),
+                    ..self
+                };
+                if conn.tls.as_ref().is_some_and(|t| t.h2) {
+                    conn.serve_h2(secured.io, shutdown).await;
+                } else {
+                    conn.serve_io(secured.io, shutdown).await;
+                }
+            }
+            Ok(Err(e)) => log::debug!("{peer}: TLS handshake: {e}"),
+            Err(_) => log::debug!("{peer}: TLS handshake timed out"),
+        }
+    }
+
     /// HTTP/0.9 sniffing, then HTTP/1 (or HTTP/2 by prior knowledge).
     async fn serve_io<I: Io + 'static>(self, mut io: I, mut shutdown: watch::Receiver<bool>) {
         let limits = &self.site.limits;
-        let start = tokio::select! {
-            s = http09::sniff(&mut io, limits.max_header, self.site.h1.first_head) => s,
-            _ = shutdown.changed() => return,
+        // Boxed, as every stage but the HTTP/1 loop: what a connection
+        // holds for its whole life is only the widest stage's state.
+        let first_head = self.site.h1.first_head;
+        let start = Box::pin(async {
+            tokio::select! {
+                s = http09::sniff(&mut io, limits.max_header, first_head) => Some(s),
+                _ = shutdown.changed() => None,
+            }
+        })
+        .await;
+        let Some(start) = start else {
+            return;
         };
         let prefix = match start {
             Ok(Start::Http(prefix)) => prefix,
@@ -246,7 +266,7 @@ impl Conn {
         if prefix.starts_with(b"PRI * HTTP/2.0")
             && self.site.pipeline.info().version == HttpVersion::Http2
         {
-            return self.serve_h2(Rewind::new(prefix, io), shutdown).await;
+            return Box::pin(self.serve_h2(Rewind::new(prefix, io), shutdown)).await;
         }
         let settings = self.site.h1.clone();
         h1::serve(io, prefix, settings, shutdown, |req| self.dispatch_h1(req)).await;

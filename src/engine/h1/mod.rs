@@ -111,7 +111,7 @@ pub async fn serve<'d, I, F, Fut>(
     };
     let mut timer = pin!(tokio::time::sleep(c.settings.first_head));
     let mut limit = Some(c.settings.first_head);
-    loop {
+    let linger = loop {
         if let Some(d) = limit {
             timer.as_mut().reset(Instant::now() + d);
         }
@@ -120,22 +120,17 @@ pub async fn serve<'d, I, F, Fut>(
             .await
         {
             Ok(h) => h,
-            Err(End::Quiet) => return c.close().await,
+            Err(End::Quiet) => break false,
             Err(End::Refuse(status)) => {
                 head::refusal(&mut c.out, status);
-                return c.close().await;
+                break false;
             }
         };
         // Boxed: an idle connection holds only the loop's own state, not
         // room for a request in flight (the pipeline's future is large).
         match Box::pin(c.exchange(head, &shutdown, &dispatch)).await {
             Next::KeepAlive => {}
-            Next::Close { linger } => {
-                if linger {
-                    c.linger().await;
-                }
-                return c.close().await;
-            }
+            Next::Close { linger } => break linger,
             Next::Upgrade(tx) => {
                 let Conn { io, rbuf, .. } = c;
                 let upgraded: Upgraded = Box::new(Rewind::new(rbuf.freeze(), io));
@@ -151,7 +146,11 @@ pub async fn serve<'d, I, F, Fut>(
         if c.out.is_empty() && c.out.capacity() > 8 * READ_BUF {
             c.out = Vec::new();
         }
-    }
+    };
+    // Boxed too, and awaited in one place: the end of a connection is
+    // reached once, and its futures (a linger timer, the shutdown) would
+    // otherwise widen every connection's state.
+    Box::pin(c.end(linger)).await;
 }
 
 /// What follows a request.
@@ -329,8 +328,9 @@ impl<I: Io + 'static> Conn<I> {
     }
 
     /// With nothing buffered, wait until the client sends before holding a
-    /// read buffer: an idle connection gives its buffer back (plain TCP;
-    /// a TLS stream keeps its own buffers anyway).
+    /// read buffer: an idle connection gives its buffers back (plain TCP;
+    /// a TLS stream keeps its own buffers anyway). The write buffer is
+    /// empty here: the responses went out before the wait.
     fn wait_readable(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         let Some(tcp) = (&self.io as &dyn Any).downcast_ref::<TcpStream>() else {
             return Poll::Ready(());
@@ -340,6 +340,9 @@ impl<I: Io + 'static> Conn<I> {
             Poll::Pending => {
                 if self.rbuf.capacity() > 0 {
                     self.rbuf = BytesMut::new();
+                }
+                if self.out.is_empty() && self.out.capacity() > 0 {
+                    self.out = Vec::new();
                 }
                 Poll::Pending
             }
@@ -375,6 +378,15 @@ impl<I: Io + 'static> Conn<I> {
             }
         };
         let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+
+    /// Drain a little of what the client still sends when `linger`, then
+    /// flush and shut down.
+    async fn end(mut self, linger: bool) {
+        if linger {
+            self.linger().await;
+        }
+        self.close().await;
     }
 
     async fn close(mut self) {
