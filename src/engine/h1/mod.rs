@@ -279,6 +279,9 @@ impl<I: Io + 'static> Conn<I> {
         } else {
             Version::HTTP_11
         };
+        if self.out.capacity() == 0 {
+            self.out = write::spare::take(write::room_for(framing));
+        }
         head::encode(
             &mut self.out,
             resp_version,
@@ -342,7 +345,7 @@ impl<I: Io + 'static> Conn<I> {
                     self.rbuf = BytesMut::new();
                 }
                 if self.out.is_empty() && self.out.capacity() > 0 {
-                    self.out = Vec::new();
+                    write::spare::give(std::mem::take(&mut self.out));
                 }
                 Poll::Pending
             }
