@@ -24,8 +24,10 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let input = data.to_vec();
     let served = std::cell::Cell::new(0usize);
-    let no_defaults = http::HeaderMap::new();
-    let defaults = &no_defaults;
+    let mut default_headers = http::HeaderMap::new();
+    default_headers.insert("server", http::HeaderValue::from_static("fuzz"));
+    let server_defaults = h1::Defaults::new(&default_headers);
+    let defaults = &server_defaults;
     let out = rt.block_on(async {
         let (mut client, server) = tokio::io::duplex(16 * 1024);
         let settings = Settings {
