@@ -23,8 +23,11 @@ use crate::pipeline::{Request, Response};
 
 /// Headers a file response usually ends with: validators, type, ranges
 /// and `Date` (the HTTP/1 engine writes the length and the server's
-/// default headers itself; HTTP/2 grows the map once more for them).
+/// default headers itself).
 const RESPONSE_HEADERS: usize = 6;
+/// The same over HTTP/2, where the server's default headers (seven unless
+/// `security` drops some) go into the map too.
+const RESPONSE_HEADERS_H2: usize = 16;
 
 /// What the caller knows about the file being served.
 pub struct Served<'a> {
@@ -43,8 +46,12 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
     let size = open.meta.len();
     let validators = Validators::of(&open.meta);
     let mut resp = Response::new(Body::empty());
-    // Room for ours and `Date`: one allocation.
-    resp.headers_mut().reserve(RESPONSE_HEADERS);
+    // Room for all of them: one allocation.
+    resp.headers_mut().reserve(if req.version() == http::Version::HTTP_2 {
+        RESPONSE_HEADERS_H2
+    } else {
+        RESPONSE_HEADERS
+    });
     validators.put(resp.headers_mut());
     if not_modified(req.headers(), &validators) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
