@@ -47,11 +47,12 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
     let validators = Validators::of(&open.meta);
     let mut resp = Response::new(Body::empty());
     // Room for all of them: one allocation.
-    resp.headers_mut().reserve(if req.version() == http::Version::HTTP_2 {
-        RESPONSE_HEADERS_H2
-    } else {
-        RESPONSE_HEADERS
-    });
+    resp.headers_mut()
+        .reserve(if req.version() == http::Version::HTTP_2 {
+            RESPONSE_HEADERS_H2
+        } else {
+            RESPONSE_HEADERS
+        });
     validators.put(resp.headers_mut());
     if not_modified(req.headers(), &validators) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
