@@ -103,7 +103,12 @@ impl Pipeline {
     pub async fn serve(&self, req: Request, ctx: &mut RequestCtx) -> Response {
         let method = req.method().clone();
         let version = req.version();
-        let resp = match self.run(req, ctx).await {
+        let checked = self.check(&req, ctx);
+        let resp = match checked {
+            Ok(()) => self.phases(req, ctx).await,
+            Err(e) => Err(e),
+        };
+        let resp = match resp {
             Ok(resp) => resp,
             Err(e) => {
                 if e.status().is_server_error() {
@@ -130,7 +135,10 @@ impl Pipeline {
         self.finish(resp, &method, version)
     }
 
-    async fn run(&self, req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
+    /// The limits and rules every request must pass before any module
+    /// runs; sets `ctx.path`. Not async: nothing in it waits, and an
+    /// `async fn` would keep its own copy of the request.
+    fn check(&self, req: &Request, ctx: &mut RequestCtx) -> Result<(), HttpError> {
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > self.max_uri {
             return Err(HttpError::new(StatusCode::URI_TOO_LONG));
@@ -164,6 +172,12 @@ impl Pipeline {
             return Err(HttpError::bad_request("userinfo in the request target"));
         }
         ctx.path = crate::path::normalize(req.uri().path()).map_err(HttpError::bad_request)?;
+        Ok(())
+    }
+
+    /// Phases 1 to 5, in one `async fn`: every nested one would hold the
+    /// request (or its head) once more in the request's future.
+    async fn phases(&self, req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
         let (head, body) = req.into_parts();
         for m in &self.chain.preflight {
             if let Flow::Respond(r) = m.preflight(&head, ctx)? {
@@ -185,10 +199,7 @@ impl Pipeline {
                 return Ok(answered(r, ctx, m.name()));
             }
         }
-        self.handle(Request::from_parts(head, body), ctx).await
-    }
-
-    async fn handle(&self, mut req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
+        let mut req = Request::from_parts(head, body);
         for m in &self.chain.handle {
             ctx.served_by = m.name();
             match m.handle(req, ctx).await? {
