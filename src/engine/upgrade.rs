@@ -1,7 +1,7 @@
 //! Connections handed over to a module after `101 Switching Protocols` (or
 //! a `2xx` to `CONNECT`): the WebSocket, stream and Upgrade bridges.
 //!
-//! Both engines put an [`OnUpgrade`] in the request's extensions when it
+//! Both engines put an `OnUpgrade` in the request's extensions when it
 //! may upgrade: the HTTP/1 engine sends its connection through it after the
 //! response head, the HTTP/2 engine an extended-CONNECT stream (RFC 8441).
 

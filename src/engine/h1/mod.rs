@@ -8,14 +8,14 @@
 //! go out with `sendfile`. Here one connection is one loop over a read
 //! buffer and a write buffer:
 //!
-//! - a head is parsed in place ([`head`]); header values share the read
+//! - a head is parsed in place (`head`); header values share the read
 //!   buffer's memory;
 //! - the handler runs while the connection serves its body demand
-//!   ([`body`]);
+//!   (`body`);
 //! - the response head and small bodies are gathered in the write buffer,
 //!   written with one `writev` together with a large body chunk; when the
 //!   client has already sent the next request (pipelining) the write waits
-//!   until no complete request is left, up to [`DEFER_LIMIT`] bytes;
+//!   until no complete request is left, up to `DEFER_LIMIT` bytes;
 //! - idle, a connection holds only what its read buffer holds.
 
 mod body;

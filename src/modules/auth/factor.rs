@@ -1,7 +1,7 @@
 //! One authenticator (one `auth` section): reads the credentials of its
 //! scheme, checks them against its storage, and decides between a user,
 //! anonymous access and a challenge (REFERENCE §6.6.3 – §6.6.5). The
-//! challenge itself is built in [`challenge`].
+//! challenge itself is built in `challenge`.
 
 mod challenge;
 
@@ -432,7 +432,7 @@ impl Factor {
     }
 
     /// The user of a request whose Basic credentials this factor checks
-    /// without waiting ([`Factor::verifies_inline`]) and finds valid, for
+    /// without waiting (`Factor::verifies_inline`) and finds valid, for
     /// an account let in. `None` in every other case, which
     /// [`Factor::check`] then decides; for valid credentials it decides
     /// the same (this is its path without the waits). Nothing is recorded

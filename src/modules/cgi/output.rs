@@ -176,7 +176,7 @@ impl Proc {
     }
 
     /// The script closed its output: let it exit on its own (it is
-    /// stopped only if it lingers past [`LINGER`]).
+    /// stopped only if it lingers past `LINGER`).
     pub fn finish(mut self) {
         let Some(mut child) = self.child.take() else {
             return;
