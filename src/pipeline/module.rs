@@ -27,6 +27,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a phase answers: decided at once ([`Step::now`], nothing
 /// allocated: most requests pass most modules this way), or after waiting
 /// ([`Step::later`], a boxed future). Await it either way.
+///
+/// ```
+/// use marmoset::pipeline::Step;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let known: Step<'_, u32> = Step::now(1);
+/// let waited: Step<'_, u32> = Step::later(async { 2 });
+/// assert_eq!(known.await + waited.await, 3);
+/// # });
+/// ```
 #[must_use = "a Step does nothing unless awaited"]
 pub struct Step<'a, T>(Answer<'a, T>);
 
