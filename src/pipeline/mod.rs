@@ -211,22 +211,23 @@ impl Pipeline {
         Err(HttpError::not_found())
     }
 
-    /// Default headers, `Date`, the short body of bodiless errors and
+    /// Default headers and `Date` (HTTP/2), the short body of bodiless errors and
     /// redirects, and the version cap (the HTTP/1 engine writes Ouistiti's
     /// reason phrases itself).
     fn finish(&self, mut resp: Response, method: &Method, version: Version) -> Response {
         let status = resp.status();
         let headers = resp.headers_mut();
-        // The HTTP/1 engine writes the default headers itself, after the
-        // response's own (no map insertions); hyper's HTTP/2 needs them here.
+        // The HTTP/1 engine writes `Date` and the default headers itself,
+        // after the response's own (no map insertions); hyper's HTTP/2
+        // needs them here. HTTP/0.9 has no headers.
         if version == Version::HTTP_2 {
             // One growth for all of them, one hash per header.
             headers.reserve(self.info.default_headers.len() + 1);
             for (name, value) in &self.info.default_headers {
                 headers.entry(name).or_insert_with(|| value.clone());
             }
+            headers.insert(DATE, crate::http_date::now());
         }
-        headers.insert(DATE, crate::http_date::now());
         let bodiless = resp.body().size_hint().exact() == Some(0);
         if status.as_u16() >= 300
             && status != StatusCode::NOT_MODIFIED

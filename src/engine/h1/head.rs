@@ -4,7 +4,9 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, EXPECT, TRANSFER_ENCODING, UPGRADE,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::body::Framing;
@@ -225,7 +227,9 @@ impl Defaults {
 
 /// Append a status line, `headers`, the framing header the engine chose
 /// (in place of the response's own `Content-Length` / `Transfer-Encoding`),
-/// then those of `defaults` that `headers` does not have, to `out`.
+/// `date` (in place of the response's own `Date`, as the pipeline did when
+/// it set it), then those of `defaults` that `headers` does not have, to
+/// `out`.
 pub(super) fn encode(
     out: &mut Vec<u8>,
     version: Version,
@@ -233,6 +237,7 @@ pub(super) fn encode(
     headers: &HeaderMap,
     defaults: &Defaults,
     framing: Out,
+    date: Option<&HeaderValue>,
 ) {
     out.extend_from_slice(if version == Version::HTTP_10 {
         b"HTTP/1.0 "
@@ -247,10 +252,15 @@ pub(super) fn encode(
     let mut clash = false;
     for (name, value) in headers {
         clash = clash || defaults.has(name);
-        if framed && (name == CONTENT_LENGTH || name == TRANSFER_ENCODING) {
+        if framed && (name == CONTENT_LENGTH || name == TRANSFER_ENCODING)
+            || date.is_some() && name == DATE
+        {
             continue;
         }
         push_line(out, name, value);
+    }
+    if let Some(date) = date {
+        push_line(out, &DATE, date);
     }
     match framing {
         Out::Length(n) => {
@@ -311,6 +321,7 @@ pub(super) fn refusal(out: &mut Vec<u8>, status: StatusCode) {
         &headers,
         &Defaults::default(),
         Out::None,
+        Some(&crate::http_date::now()),
     );
     out.extend_from_slice(&body);
 }
@@ -421,6 +432,7 @@ mod tests {
             &h,
             &defaults,
             Out::None,
+            None,
         );
         assert_eq!(
             out,
@@ -454,6 +466,7 @@ mod tests {
                 &h,
                 &Defaults::new(&only),
                 framing,
+                None,
             );
             assert_eq!(
                 String::from_utf8_lossy(&out),
@@ -468,10 +481,28 @@ mod tests {
             &HeaderMap::new(),
             &Defaults::new(&only),
             Out::Length(0),
+            None,
         );
         assert_eq!(
             String::from_utf8_lossy(&out),
             "HTTP/1.0 200 OK\r\ncontent-length: 0\r\nx-frame-options: DENY\r\nserver: m\r\n\r\n"
+        );
+        // The engine's `Date` replaces one the response carries.
+        out.clear();
+        let mut dated = HeaderMap::new();
+        dated.insert(DATE, HeaderValue::from_static("then"));
+        encode(
+            &mut out,
+            Version::HTTP_11,
+            StatusCode::OK,
+            &dated,
+            &Defaults::default(),
+            Out::Length(0),
+            Some(&HeaderValue::from_static("now")),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.1 200 OK\r\ndate: now\r\ncontent-length: 0\r\n\r\n"
         );
     }
 }

@@ -289,6 +289,7 @@ impl<I: Io + 'static> Conn<I> {
             resp.headers(),
             defaults,
             framing,
+            Some(&crate::http_date::now()),
         );
 
         let defer = keep && !upgrading;
