@@ -189,6 +189,12 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, Sta
     Ok(length.filter(|&n| n > 0).map(Framing::Length))
 }
 
+/// Whether a response's own headers say `Connection: close`. A response
+/// has a few headers: their names are compared before any lookup.
+pub(super) fn asks_close(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| k == CONNECTION) && has_token(headers, CONNECTION, "close")
+}
+
 /// Whether the comma-separated header `name` lists `token`.
 pub(super) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().any(|v| {

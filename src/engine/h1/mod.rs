@@ -266,7 +266,7 @@ impl<I: Io + 'static> Conn<I> {
             && !close
             && !upgrading
             && !*shutdown.borrow()
-            && !head::has_token(resp.headers(), CONNECTION, "close");
+            && !head::asks_close(resp.headers());
         let framing = write::framing(&resp, &method, version);
         if framing == Out::UntilClose {
             keep = false;
