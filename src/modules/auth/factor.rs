@@ -4,6 +4,7 @@
 //! challenge itself is built in `challenge`.
 
 mod challenge;
+mod password;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use http::Method;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 
 pub use self::challenge::{locked, page_path};
+use self::password::verify;
 use super::basic;
 use super::bruteforce::Guard;
 use super::config::{AuthConfig, AuthOptions, Scheme};
@@ -84,6 +86,9 @@ pub struct Factor {
     admitted: std::sync::Mutex<Option<(Arc<Account>, Arc<User>)>>,
     /// Recent successful slow checks ([`super::verified`]).
     verified: Arc<Verified>,
+    /// Passwords are checked inline: the account is in the configuration,
+    /// its password in a fast format (fixed at start-up).
+    verifies_inline: bool,
     /// The relying party of type `oAuth2` ([`super::oidc`]).
     pub oidc: Option<super::oidc::Oidc>,
 }
@@ -117,7 +122,12 @@ impl Factor {
             // A browser form keeps its session in the token cookie.
             options.cookie = true;
         }
+        let verifies_inline = match &storage {
+            Storage::Simple(a) => !Stored::parse(&a.password).is_slow(),
+            _ => false,
+        };
         Factor {
+            verifies_inline,
             scheme: cfg.scheme,
             realm,
             issuer,
@@ -321,17 +331,18 @@ impl Factor {
     /// The user for an account with correct credentials, if its status
     /// lets it in.
     pub fn admit(&self, acct: &Account, ctx: &RequestCtx) -> Option<User> {
+        if !lets_in(&acct.status) {
+            log::info!(
+                "auth: {} user {:?} refused: status {:?}",
+                ctx.peer.ip(),
+                acct.name,
+                acct.status
+            );
+            return None;
+        }
         let group = match acct.status.as_str() {
-            ACTIVATED => acct.group.clone().unwrap_or_default(),
             REAPPROVING => REAPPROVING.to_string(),
-            other => {
-                log::info!(
-                    "auth: {} user {:?} refused: status {other:?}",
-                    ctx.peer.ip(),
-                    acct.name
-                );
-                return None;
-            }
+            _ => acct.group.clone().unwrap_or_default(),
         };
         Some(User {
             name: acct.name.clone(),
@@ -408,7 +419,7 @@ impl Factor {
                 .await?
                 .map(Arc::new));
         }
-        if self.verifies_inline() {
+        if self.verifies_inline {
             return verify(&self.storage, &self.sample, &self.verified, user, password);
         }
         let (storage, sample, verified) = (
@@ -422,17 +433,8 @@ impl Factor {
             .map_err(HttpError::internal)?
     }
 
-    /// Whether passwords are checked inline: the account is in the
-    /// configuration, its password in a fast format.
-    fn verifies_inline(&self) -> bool {
-        match &*self.storage {
-            Storage::Simple(a) => !Stored::parse(&a.password).is_slow(),
-            _ => false,
-        }
-    }
-
     /// The user of a request whose Basic credentials this factor checks
-    /// without waiting (`Factor::verifies_inline`) and finds valid, for
+    /// without waiting (`verifies_inline`) and finds valid, for
     /// an account let in. `None` in every other case, which
     /// [`Factor::check`] then decides; for valid credentials it decides
     /// the same (this is its path without the waits). Nothing is recorded
@@ -441,7 +443,7 @@ impl Factor {
         if self.scheme != Scheme::Basic
             || self.oidc.is_some()
             || self.tokens.is_some()
-            || !self.verifies_inline()
+            || !self.verifies_inline
             || head.headers.contains_key(WWW_AUTHENTICATE)
         {
             return None;
@@ -454,7 +456,7 @@ impl Factor {
             return None;
         }
         let acct = verify(&self.storage, &self.sample, &self.verified, user, password).ok()??;
-        if !matches!(acct.status.as_str(), ACTIVATED | REAPPROVING) {
+        if !lets_in(&acct.status) {
             return None;
         }
         let user = self.admit_shared(acct, ctx)?;
@@ -563,43 +565,8 @@ impl Factor {
     }
 }
 
-/// Look `user` up and check `password` against the stored value (blocking
-/// for files, databases and slow hashes). An unknown user costs what a
-/// known one does: the password is checked against `sample`, the last
-/// stored value seen (same format). Slow checks that succeed are
-/// remembered in `verified`.
-fn verify(
-    storage: &Storage,
-    sample: &std::sync::Mutex<Option<String>>,
-    verified: &Verified,
-    user: &str,
-    password: &str,
-) -> Result<Option<Arc<Account>>, HttpError> {
-    let acct = storage.lookup(user).map_err(HttpError::internal)?;
-    let mut last = sample
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(a) = acct else {
-        let dummy = last.clone();
-        drop(last);
-        if let Some(d) = dummy {
-            let _ = Stored::parse(&d).verify(user, password);
-        }
-        return Ok(None);
-    };
-    if last.as_deref() != Some(a.password.as_str()) {
-        *last = Some(a.password.clone());
-    }
-    drop(last);
-    let stored = Stored::parse(&a.password);
-    if stored.is_slow() && verified.contains(user, password, &a.password) {
-        return Ok(Some(a));
-    }
-    if !stored.verify(user, password) {
-        return Ok(None);
-    }
-    if stored.is_slow() {
-        verified.insert(user, password, &a.password);
-    }
-    Ok(Some(a))
+/// Whether an account with this status may sign in (an account being
+/// re-approved does, in the `reapproving` group).
+fn lets_in(status: &str) -> bool {
+    matches!(status, ACTIVATED | REAPPROVING)
 }
