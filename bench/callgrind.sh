@@ -13,6 +13,9 @@
 #
 # The profile of the N run stays in target/callgrind/ for
 # `callgrind_annotate target/callgrind/callgrind.out.N | head -60`.
+#
+# CALLGRIND_BIN=PATH profiles that binary instead of building
+# target/release/marmoset (another feature set or profile).
 set -e
 cd "$(dirname "$0")/.."
 n="${1:-2000}"
@@ -20,7 +23,8 @@ path="${2:-/1k.html}"
 out=target/callgrind
 mkdir -p "$out/htdocs"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$out/htdocs/1k.html"
-cargo build --release --quiet
+bin="${CALLGRIND_BIN:-target/release/marmoset}"
+[ -n "${CALLGRIND_BIN:-}" ] || cargo build --release --quiet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 template=bench/conf/marmoset.conf.in
 header=""
@@ -34,7 +38,7 @@ sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$PWD/$out/htdocs|g" -e "s|@WORK@|$PWD/
 
 run() { # $1 = number of requests
     MARMOSET_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$1" \
-        target/release/marmoset -f "$out/marmoset.conf" 2>"$out/valgrind.$1.log" &
+        "$bin" -f "$out/marmoset.conf" 2>"$out/valgrind.$1.log" &
     pid=$!
     python3 - "$port" "$1" "$path" "$header" <<'PY'
 import socket, sys, time

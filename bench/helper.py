@@ -50,11 +50,13 @@ CASES = [
     ("1k-pipe16-50", "1 KiB, pipelined x16, 50 conn"),
     ("1k-ka-50-w2", "1 KiB, keep-alive, 50 conn, 2 workers, unpinned"),
     ("h2-1k", "1 KiB, HTTP/2 over TLS, 50 conn x 10 streams"),
+    ("1k-basic-50", "1 KiB, Basic auth, keep-alive, 50 conn (marmoset only)"),
+    ("1k-userfilter-50", "1 KiB, Basic + userfilter, keep-alive, 50 conn (marmoset only)"),
     ("startup", "start-up (median of starts)"),
 ]
 # Cases run on another server config than the one-worker plain one: their peak
 # RSS gets a row of its own instead of counting in the memory rows.
-OWN_CONFIG = {"1k-ka-50-w2", "h2-1k"}
+OWN_CONFIG = {"1k-ka-50-w2", "h2-1k", "1k-basic-50", "1k-userfilter-50"}
 
 
 # ---------------------------------------------------------------- /proc

@@ -8,7 +8,7 @@
 #   BENCH_WARMUP=2        duration of the warm-up run before each measured run
 #   BENCH_SERVERS="nginx lighttpd marmoset"   servers to measure (others show n/a)
 #   BENCH_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50
-#                1k-ka-50-w2 h2-1k startup"
+#                1k-ka-50-w2 h2-1k startup 1k-basic-50 1k-userfilter-50"
 #   BENCH_BUILD=1         0: do not run `cargo build --release`
 #   BENCH_MARMOSET=PATH   marmoset binary (default: target/release/marmoset)
 #   BENCH_KEEP=0          1: keep the temp dir (configs, logs, raw wrk output)
@@ -20,7 +20,10 @@
 #
 # Every server runs in the foreground from this script, alone, pinned to CPU 0,
 # on a loopback port; wrk (or h2load) runs pinned to CPU 1 with one thread.
-# Exception: 1k-ka-50-w2 runs two workers per server and pins nothing. Every
+# Exception: 1k-ka-50-w2 runs two workers per server and pins nothing.
+# 1k-basic-50 and 1k-userfilter-50 (Basic authentication, then also the
+# userfilter: bench/conf/marmoset-*.conf.in) run on marmoset only, to compare
+# with its own 1k-ka-50. Every
 # server started here is stopped on exit, whatever happens.
 
 set -euo pipefail
@@ -32,7 +35,8 @@ HELPER=(python3 "$HERE/helper.py")
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 SERVERS=${BENCH_SERVERS:-"nginx lighttpd marmoset"}
-ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
+ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup
+    1k-basic-50 1k-userfilter-50"
 CASES=${BENCH_CASES:-$ALL_CASES}
 BUILD=${BENCH_BUILD:-1}
 MARMOSET_BIN=${BENCH_MARMOSET:-$ROOT/target/release/marmoset}
@@ -215,7 +219,9 @@ variant_conf() { # name variant
 write_conf() { # name port variant -> path
     local out="$WORK/$1-$3.conf" text
     variant_conf "$1" "$3"
-    text=$(<"$HERE/conf/$1.conf.in")
+    local template=$HERE/conf/$1.conf.in
+    [[ $3 != basic && $3 != userfilter ]] || template=$HERE/conf/$1-$3.conf.in
+    text=$(<"$template")
     text=${text//@WORK@/$WORK}
     text=${text//@DOCROOT@/$DOCROOT}
     text=${text//@PORT@/$2}
@@ -279,6 +285,8 @@ case_args() { # case
         1k-pipe16-50) WRK_ARGS=(-c50 -s "$HERE/pipeline.lua") WRK_PATH=/1k.html WRK_TAIL=(-- 16) ;;
         1k-ka-50-w2) WRK_ARGS=(-c50) WRK_PATH=/1k.html PIN=() ;;
         h2-1k) TOOL=h2load WRK_ARGS=(-c50 -m10) WRK_PATH=/1k.html ;;
+        1k-basic-50 | 1k-userfilter-50)
+            WRK_ARGS=(-c50 -H "Authorization: Basic cm9vdDpzZWNyZXQ=") WRK_PATH=/1k.html ;;
         *) die "unknown case $1 (known: $ALL_CASES)" ;;
     esac
 }
@@ -375,6 +383,9 @@ bench_variant() { # name port variant cases...
         "${HELPER[@]}" note "$RESULTS" "$name" status-h2 "h2-1k: no h2load (Debian nghttp2-client)"
         return 0
     fi
+    if [[ $variant == basic || $variant == userfilter ]] && [[ $name != marmoset ]]; then
+        return 0 # marmoset's own overhead; the peers are not configured for it
+    fi
     if ! start_server "$name" "$port" "$variant"; then
         "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
             "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
@@ -412,6 +423,8 @@ cases_of() { # variant
         case $c in
             1k-ka-50-w2) v=w2 ;;
             h2-1k) v=tls ;;
+            1k-basic-50) v=basic ;;
+            1k-userfilter-50) v=userfilter ;;
             startup) v=none ;;
             *) v=plain ;;
         esac
@@ -422,7 +435,7 @@ cases_of() { # variant
 bench_server() { # name port
     local name=$1 port=$2 variant cases
     log "== $name on 127.0.0.1:$port"
-    for variant in plain w2 tls; do
+    for variant in plain w2 tls basic userfilter; do
         read -r -a cases <<<"$(cases_of "$variant")"
         ((${#cases[@]} == 0)) || bench_variant "$name" "$port" "$variant" "${cases[@]}"
     done
