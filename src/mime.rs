@@ -33,48 +33,54 @@ pub const FALLBACK: &str = "application/octet-stream";
 
 /// Built-in extensions (without the dot, lower case) and their types.
 /// The first block is Ouistiti's table, verbatim.
-const BUILTIN: &[(&str, &str)] = &[
-    ("text", "text/plain"),
-    ("txt", "text/plain"),
-    ("html", "text/html"),
-    ("xhtml", "text/html"),
-    ("htm", "text/html"),
-    ("css", "text/css"),
-    ("json", "text/json"),
-    ("js", "application/javascript"),
-    ("png", "image/png"),
-    ("jpg", "image/jpeg"),
-    ("jpeg", "image/jpeg"),
+// Header values made at compile time: a lookup clones one (a pointer and
+// a length) instead of checking the text again.
+static BUILTIN: [(&str, HeaderValue); 39] = [
+    ("text", v("text/plain")),
+    ("txt", v("text/plain")),
+    ("html", v("text/html")),
+    ("xhtml", v("text/html")),
+    ("htm", v("text/html")),
+    ("css", v("text/css")),
+    ("json", v("text/json")),
+    ("js", v("application/javascript")),
+    ("png", v("image/png")),
+    ("jpg", v("image/jpeg")),
+    ("jpeg", v("image/jpeg")),
     // Not in Ouistiti: common in device web interfaces.
-    ("mjs", "application/javascript"),
-    ("map", "application/json"),
-    ("webmanifest", "application/manifest+json"),
-    ("wasm", "application/wasm"),
-    ("xml", "application/xml"),
-    ("csv", "text/csv"),
-    ("md", "text/markdown"),
-    ("svg", "image/svg+xml"),
-    ("ico", "image/x-icon"),
-    ("gif", "image/gif"),
-    ("webp", "image/webp"),
-    ("avif", "image/avif"),
-    ("bmp", "image/bmp"),
-    ("woff", "font/woff"),
-    ("woff2", "font/woff2"),
-    ("ttf", "font/ttf"),
-    ("otf", "font/otf"),
-    ("pdf", "application/pdf"),
-    ("zip", "application/zip"),
-    ("gz", "application/gzip"),
-    ("tar", "application/x-tar"),
-    ("mp3", "audio/mpeg"),
-    ("wav", "audio/wav"),
-    ("ogg", "audio/ogg"),
-    ("mp4", "video/mp4"),
-    ("webm", "video/webm"),
-    ("mjpeg", "video/x-motion-jpeg"),
-    ("mjpg", "video/x-motion-jpeg"),
+    ("mjs", v("application/javascript")),
+    ("map", v("application/json")),
+    ("webmanifest", v("application/manifest+json")),
+    ("wasm", v("application/wasm")),
+    ("xml", v("application/xml")),
+    ("csv", v("text/csv")),
+    ("md", v("text/markdown")),
+    ("svg", v("image/svg+xml")),
+    ("ico", v("image/x-icon")),
+    ("gif", v("image/gif")),
+    ("webp", v("image/webp")),
+    ("avif", v("image/avif")),
+    ("bmp", v("image/bmp")),
+    ("woff", v("font/woff")),
+    ("woff2", v("font/woff2")),
+    ("ttf", v("font/ttf")),
+    ("otf", v("font/otf")),
+    ("pdf", v("application/pdf")),
+    ("zip", v("application/zip")),
+    ("gz", v("application/gzip")),
+    ("tar", v("application/x-tar")),
+    ("mp3", v("audio/mpeg")),
+    ("wav", v("audio/wav")),
+    ("ogg", v("audio/ogg")),
+    ("mp4", v("video/mp4")),
+    ("webm", v("video/webm")),
+    ("mjpeg", v("video/x-motion-jpeg")),
+    ("mjpg", v("video/x-motion-jpeg")),
 ];
+
+const fn v(mime: &'static str) -> HeaderValue {
+    HeaderValue::from_static(mime)
+}
 
 /// The extension → type table of a running server.
 #[derive(Clone, Debug)]
@@ -120,7 +126,7 @@ impl MimeTable {
             return HeaderValue::from_static(FALLBACK);
         };
         if let Some(v) = builtin(&ext[1..]) {
-            return HeaderValue::from_static(v);
+            return v.clone();
         }
         let lowered = if ext.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(ext.to_ascii_lowercase())
@@ -141,11 +147,17 @@ fn extension(file_name: &str) -> Option<&str> {
     (b[i] == b'.').then(|| &file_name[i..])
 }
 
-fn builtin(ext: &str) -> Option<&'static str> {
+fn builtin(ext: &str) -> Option<&'static HeaderValue> {
+    // Lowered once into a small buffer, then plain comparisons (length
+    // first): no built-in extension is longer.
+    let mut lower = [0u8; 12];
+    let lower = lower.get_mut(..ext.len())?;
+    lower.copy_from_slice(ext.as_bytes());
+    lower.make_ascii_lowercase();
     BUILTIN
         .iter()
-        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
-        .map(|(_, v)| *v)
+        .find(|(e, _)| e.as_bytes() == lower)
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]

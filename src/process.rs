@@ -101,6 +101,8 @@ fn child(
     peer: std::net::SocketAddr,
     site: std::sync::Arc<marmoset::engine::Site>,
 ) -> i32 {
+    // One connection per process: inotify would cost more than it saves.
+    marmoset::open_cache::watch_changes(false);
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -36,7 +36,7 @@ use crate::error::HttpError;
 #[derive(Clone, Debug)]
 pub struct Root {
     dir: PathBuf,
-    fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    fd: Option<std::sync::Arc<crate::open_cache::RootDir>>,
 }
 
 /// What a request path designates.
@@ -79,6 +79,7 @@ impl Root {
             rustix::fs::Mode::empty(),
         )
         .ok()
+        .and_then(|fd| crate::open_cache::RootDir::new(fd).ok())
         .map(std::sync::Arc::new);
         Ok(Root { dir, fd })
     }
@@ -103,13 +104,13 @@ impl Root {
     /// lacks it or the path crosses a link it will not follow.
     fn resolve_beneath(
         &self,
-        fd: &std::os::fd::OwnedFd,
+        root: &crate::open_cache::RootDir,
         uri: &str,
     ) -> Result<Result<Target, HttpError>, Fallback> {
         use rustix::fs::{Mode, OFlags, ResolveFlags};
         let rel = uri.trim_start_matches('/');
         let rel = if rel.is_empty() { "." } else { rel };
-        if let Some(hit) = crate::open_cache::lookup(fd, rel) {
+        if let Some(hit) = crate::open_cache::lookup(root, rel) {
             return Ok(Ok(Target::File(OpenFile {
                 file: hit.file,
                 meta: hit.meta,
@@ -117,7 +118,7 @@ impl Root {
             })));
         }
         let opened = rustix::fs::openat2(
-            fd,
+            root.fd(),
             rel,
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
             Mode::empty(),
@@ -140,7 +141,7 @@ impl Root {
             Target::Dir(self.dir.join(rel))
         } else if meta.is_file() {
             let cached = crate::open_cache::Cached::new(Arc::new(file), meta);
-            let cached = crate::open_cache::insert(fd, rel, cached);
+            let cached = crate::open_cache::insert(root, rel, cached);
             Target::File(OpenFile {
                 file: cached.file,
                 meta: cached.meta,

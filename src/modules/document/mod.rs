@@ -268,10 +268,14 @@ impl Module for Document {
             return Step::later(async move {
                 let scope = self.scope(ctx)?;
                 let uri = ctx.path.as_str();
-                match verb {
+                let done = match verb {
                     Verb::Rest => rest::handle(self, req, uri, &scope).await,
                     _ => webdav::handle(self, req, uri, &scope).await,
-                }
+                };
+                // A request pipelined behind this one must not get a
+                // cached file this one replaced.
+                crate::open_cache::written();
+                done
             });
         }
         // GET and HEAD are answered at once (files are opened and checked

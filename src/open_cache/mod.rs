@@ -1,0 +1,622 @@
+//! Files recently opened by the resolver, per thread, kept open.
+//!
+//! Serving the same file again then costs neither `openat2` + `statx` +
+//! `close` nor, usually, any system call at all. Safety and freshness rest
+//! on the check of a hit: the path is looked up again (`statx`, without
+//! following a final symbolic link) and must still name the same inode on
+//! the same device with the same size, mode, change and modification
+//! times. A file replaced (rename), rewritten, truncated, re-permissioned,
+//! deleted or swapped for a link fails the check and is opened afresh
+//! through the confined `openat2` path; and since the check compares
+//! inodes, a path that resolves outside the root can only match if it is
+//! the very file that was opened inside it. The check is made at the first
+//! hit after inotify reported a change to the file or to a directory on
+//! its path, after the server's own writes, at least every
+//! [`watch::REVERIFY`], and at every hit of an entry nothing watches: see
+//! [`watch`] for why a hit needs nothing more.
+//!
+//! Bounded: [`SLOTS`] files per thread, each dropped after [`IDLE`]
+//! without use (so a deleted file's space is not held for long). Bodies
+//! read with `pread`, so one open file serves concurrent responses.
+//!
+//! Small files ([`SMALL_FILE`] bytes at most, [`CONTENT_BUDGET`] per
+//! thread) also keep their content, so serving them again reads nothing:
+//! the response's `writev` is the only system call. Only content that
+//! cannot change unseen is kept: the file's change time must be at least
+//! [`SETTLED`] old when it is read. Any later write or `touch` sets the
+//! change time to the (later) current time, which the check sees; a write
+//! in the same clock tick as the read could not be told apart by times
+//! alone, hence the wait (git's "racy clean" rule).
+
+mod watch;
+
+use std::cell::RefCell;
+use std::fs::{File, Metadata};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustix::fs::{AtFlags, StatxFlags};
+
+use watch::Watcher;
+
+/// Open files kept per thread.
+pub const SLOTS: usize = 32;
+/// Time after which an unused entry is closed.
+pub const IDLE: Duration = Duration::from_secs(10);
+/// Largest file whose content is kept.
+pub const SMALL_FILE: u64 = 16 * 1024;
+/// Most content bytes kept per thread.
+pub const CONTENT_BUDGET: usize = 256 * 1024;
+/// Age of a file's last change before its content may be kept.
+pub const SETTLED: Duration = Duration::from_secs(1);
+
+/// An open regular file and what `fstat` said about it when opened.
+#[derive(Clone, Debug)]
+pub struct Cached {
+    /// The open file.
+    pub file: Arc<File>,
+    /// Its metadata.
+    pub meta: Metadata,
+    /// Its whole content, for a small file that had settled when read.
+    pub content: Option<Bytes>,
+}
+
+impl Cached {
+    /// `file` just opened, with `meta` from its descriptor.
+    pub fn new(file: Arc<File>, meta: Metadata) -> Cached {
+        Cached {
+            file,
+            meta,
+            content: None,
+        }
+    }
+
+    /// Read the content of a small, settled file into `content`, if the
+    /// thread's cache holds less than `room` bytes more.
+    fn keep_content(&mut self, room: usize) {
+        let len = self.meta.len();
+        if self.content.is_none()
+            && len <= SMALL_FILE
+            && (len as usize) <= room
+            && settled(&self.meta)
+        {
+            self.content = read_whole(&self.file, len);
+        }
+    }
+}
+
+/// Whether the file's last change is at least [`SETTLED`] old.
+fn settled(meta: &Metadata) -> bool {
+    let (Ok(secs), Ok(nanos)) = (
+        u64::try_from(meta.ctime()),
+        u32::try_from(meta.ctime_nsec()),
+    ) else {
+        return false;
+    };
+    let changed = std::time::UNIX_EPOCH + Duration::new(secs, nanos);
+    std::time::SystemTime::now()
+        .duration_since(changed)
+        .is_ok_and(|age| age >= SETTLED)
+}
+
+/// The whole file, if it reads back exactly `len` bytes.
+fn read_whole(file: &File, len: u64) -> Option<Bytes> {
+    let mut buf = vec![0; len as usize + 1];
+    let mut got = 0;
+    loop {
+        match rustix::io::pread(file, &mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+        if got == buf.len() {
+            return None;
+        }
+    }
+    (got as u64 == len).then(|| {
+        buf.truncate(got);
+        Bytes::from(buf)
+    })
+}
+
+/// A root directory as the cache knows it: a descriptor to look paths up
+/// from, and the directory's identity (device, inode), which keys its
+/// entries. Not the descriptor's number: a number closed and reused for
+/// another directory (each request opens its user's home) must not find
+/// the first one's files.
+#[derive(Debug)]
+pub struct RootDir {
+    fd: OwnedFd,
+    id: (u64, u64),
+}
+
+impl RootDir {
+    /// The directory open at `fd` (`O_PATH` is enough).
+    pub fn new(fd: OwnedFd) -> std::io::Result<RootDir> {
+        let st = rustix::fs::fstat(&fd)?;
+        Ok(RootDir {
+            id: (st.st_dev, st.st_ino),
+            fd,
+        })
+    }
+
+    /// The descriptor paths are looked up from.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+}
+
+/// One cached file.
+struct Entry {
+    root: (u64, u64),
+    rel: Box<str>,
+    cached: Cached,
+    used: Instant,
+    /// When the check last passed, and the thread's change count then.
+    checked: Instant,
+    seen: u64,
+    /// The inotify watches this entry holds (`None`: nothing watches it).
+    watches: Option<Box<[i32]>>,
+}
+
+impl Entry {
+    /// Whether a hit may skip the check: watched, nothing changed since
+    /// the last check, and that check is recent.
+    fn trusted(&self, changes: u64, now: Instant) -> bool {
+        self.watches.is_some()
+            && self.seen == changes
+            && now.duration_since(self.checked) < watch::REVERIFY
+    }
+}
+
+/// One thread's cache.
+struct Cache {
+    entries: Vec<Entry>,
+    watcher: Watching,
+    /// Changes seen on this thread (inotify events, the server's writes).
+    changes: u64,
+    /// [`WRITES`] when last looked at.
+    writes: u64,
+}
+
+enum Watching {
+    /// Not tried yet, or again after this time.
+    Retry(Option<Instant>),
+    On(Watcher),
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache {
+            entries: Vec::new(),
+            watcher: Watching::Retry(None),
+            changes: 0,
+            writes: 0,
+        })
+    };
+}
+
+/// Writes the server made under its roots (REST, WebDAV, uploads).
+static WRITES: AtomicU64 = AtomicU64::new(0);
+/// Whether caches may watch with inotify ([`watch_changes`]).
+static WATCH: AtomicBool = AtomicBool::new(true);
+
+/// The server changed something under a root: every thread checks its
+/// entries again at their next hit. (Its own inotify events may not be
+/// read yet when a request pipelined behind the write is looked up.)
+pub fn written() {
+    WRITES.fetch_add(1, Ordering::Release);
+}
+
+/// Whether to watch cached files with inotify (on by default). Process
+/// mode turns it off: one instance per connection's process would cost
+/// more system calls than it saves and use up the user's instances.
+pub fn watch_changes(on: bool) {
+    WATCH.store(on, Ordering::Relaxed);
+}
+
+impl Cache {
+    /// Take in the changes reported since the last look.
+    fn catch_up(&mut self) {
+        let writes = WRITES.load(Ordering::Acquire);
+        if writes != self.writes {
+            self.writes = writes;
+            self.changes += 1;
+        }
+        let Watching::On(w) = &mut self.watcher else {
+            return;
+        };
+        match w.changes() {
+            Ok(c) => {
+                if c.any {
+                    self.changes += 1;
+                }
+                if !c.gone.is_empty() {
+                    self.entries.retain(|e| {
+                        !e.watches
+                            .as_ref()
+                            .is_some_and(|ws| ws.iter().any(|w| c.gone.contains(w)))
+                    });
+                }
+            }
+            Err(()) => self.stop_watching(),
+        }
+    }
+
+    /// The instance failed: every entry loses its watches (and is checked
+    /// at every hit); a new instance is tried after [`IDLE`].
+    fn stop_watching(&mut self) {
+        for e in &mut self.entries {
+            e.watches = None;
+        }
+        self.watcher = Watching::Retry(Some(Instant::now() + IDLE));
+    }
+
+    /// This thread's watcher, made when first needed.
+    fn watcher(&mut self, now: Instant) -> Option<&mut Watcher> {
+        if let Watching::Retry(after) = self.watcher {
+            if !WATCH.load(Ordering::Relaxed) || after.is_some_and(|t| now < t) {
+                return None;
+            }
+            self.watcher = match Watcher::new() {
+                Some(w) => Watching::On(w),
+                None => Watching::Retry(Some(now + IDLE)),
+            };
+        }
+        match &mut self.watcher {
+            Watching::On(w) => Some(w),
+            Watching::Retry(_) => None,
+        }
+    }
+
+    /// Drop entry `i`, letting go of its watches.
+    fn remove(&mut self, i: usize) {
+        let e = self.entries.swap_remove(i);
+        if let (Some(ws), Watching::On(w)) = (&e.watches, &mut self.watcher) {
+            w.release(ws);
+        }
+    }
+
+    /// Drop the entries `drop` picks.
+    fn remove_where(&mut self, mut drop: impl FnMut(&Entry) -> bool) {
+        let mut i = 0;
+        while i < self.entries.len() {
+            if drop(&self.entries[i]) {
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Content bytes the thread's cache may still take.
+    fn room(&self) -> usize {
+        let held: usize = self
+            .entries
+            .iter()
+            .filter_map(|e| e.cached.content.as_ref())
+            .map(Bytes::len)
+            .sum();
+        CONTENT_BUDGET.saturating_sub(held)
+    }
+}
+
+/// The file at `rel` under `root`, if it is cached and unchanged.
+pub fn lookup(root: &RootDir, rel: &str) -> Option<Cached> {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.catch_up();
+        let i = c
+            .entries
+            .iter()
+            .position(|e| e.root == root.id && &*e.rel == rel)?;
+        let now = Instant::now();
+        let changes = c.changes;
+        let e = &mut c.entries[i];
+        if !e.trusted(changes, now) {
+            if !unchanged(&root.fd, rel, &e.cached.meta) {
+                c.remove(i);
+                return None;
+            }
+            (e.checked, e.seen) = (now, changes);
+        }
+        e.used = now;
+        if e.cached.content.is_none() && e.cached.meta.len() <= SMALL_FILE {
+            let room = c.room();
+            c.entries[i].cached.keep_content(room);
+        }
+        Some(c.entries[i].cached.clone())
+    })
+}
+
+/// Remember `cached`, just opened at `rel` under `root`; what is kept is
+/// returned (with the content of a small, settled file).
+pub fn insert(root: &RootDir, rel: &str, mut cached: Cached) -> Cached {
+    let now = Instant::now();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.catch_up();
+        c.remove_where(|e| {
+            now.duration_since(e.used) >= IDLE || (e.root == root.id && &*e.rel == rel)
+        });
+        if c.entries.len() >= SLOTS
+            && let Some(oldest) = (0..c.entries.len()).min_by_key(|&i| c.entries[i].used)
+        {
+            c.remove(oldest);
+        }
+        let watches = c
+            .watcher(now)
+            .and_then(|w| w.watch(&root.fd, rel, &cached.file));
+        // Changed between the open and the watches: not kept (the next
+        // request opens it again).
+        if watches.is_some() && !unchanged(&root.fd, rel, &cached.meta) {
+            if let (Some(ws), Watching::On(w)) = (&watches, &mut c.watcher) {
+                w.release(ws);
+            }
+            return cached;
+        }
+        let room = c.room();
+        cached.keep_content(room);
+        let changes = c.changes;
+        c.entries.push(Entry {
+            root: root.id,
+            rel: rel.into(),
+            cached: cached.clone(),
+            used: now,
+            checked: now,
+            seen: changes,
+            watches,
+        });
+        cached
+    })
+}
+
+/// Whether `rel` still names the file `meta` describes.
+fn unchanged(root: &OwnedFd, rel: &str, meta: &Metadata) -> bool {
+    let Ok(s) = rustix::fs::statx(
+        root,
+        rel,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    ) else {
+        return false;
+    };
+    rustix::fs::makedev(s.stx_dev_major, s.stx_dev_minor) == meta.dev()
+        && s.stx_ino == meta.ino()
+        && s.stx_size == meta.size()
+        && u32::from(s.stx_mode) == meta.mode()
+        && s.stx_ctime.tv_sec == meta.ctime()
+        && i64::from(s.stx_ctime.tv_nsec) == meta.ctime_nsec()
+        && s.stx_mtime.tv_sec == meta.mtime()
+        && i64::from(s.stx_mtime.tv_nsec) == meta.mtime_nsec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &std::path::Path, rel: &str) -> Cached {
+        let file = File::open(dir.join(rel)).unwrap();
+        let meta = file.metadata().unwrap();
+        Cached::new(Arc::new(file), meta)
+    }
+
+    #[test]
+    fn a_hit_until_the_file_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::write(d.path().join("a"), "one").unwrap();
+        assert!(lookup(&root, "a").is_none());
+        insert(&root, "a", open(d.path(), "a"));
+        assert!(lookup(&root, "a").is_some());
+        // Replaced by rename: another inode.
+        std::fs::write(d.path().join("b"), "two").unwrap();
+        std::fs::rename(d.path().join("b"), d.path().join("a")).unwrap();
+        assert!(lookup(&root, "a").is_none(), "renamed over");
+        insert(&root, "a", open(d.path(), "a"));
+        // Re-permissioned: ctime and mode.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.path().join("a"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        assert!(lookup(&root, "a").is_none(), "chmod");
+        insert(&root, "a", open(d.path(), "a"));
+        // Swapped for a link to itself: the link's inode.
+        std::fs::rename(d.path().join("a"), d.path().join("c")).unwrap();
+        std::os::unix::fs::symlink("c", d.path().join("a")).unwrap();
+        assert!(lookup(&root, "a").is_none(), "link");
+        // Deleted.
+        insert(&root, "c", open(d.path(), "c"));
+        std::fs::remove_file(d.path().join("c")).unwrap();
+        assert!(lookup(&root, "c").is_none(), "deleted");
+    }
+
+    #[test]
+    fn small_settled_files_keep_their_content_until_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::write(d.path().join("new"), "fresh").unwrap();
+        std::fs::write(d.path().join("old"), "one").unwrap();
+        std::fs::write(d.path().join("big"), vec![b'x'; SMALL_FILE as usize + 1]).unwrap();
+        // Just written: not settled, only the descriptor is kept.
+        let kept = insert(&root, "new", open(d.path(), "new"));
+        assert_eq!(kept.content, None);
+        std::thread::sleep(SETTLED + Duration::from_millis(100));
+        let kept = insert(&root, "old", open(d.path(), "old"));
+        assert_eq!(kept.content.as_deref(), Some(&b"one"[..]));
+        assert_eq!(insert(&root, "big", open(d.path(), "big")).content, None);
+        // Settled since: the next hit reads it.
+        assert_eq!(
+            lookup(&root, "new").unwrap().content.as_deref(),
+            Some(&b"fresh"[..])
+        );
+        // Rewritten in place, same size: the change time moves, the entry
+        // goes, the new bytes are read afresh.
+        std::fs::write(d.path().join("old"), "two").unwrap();
+        assert!(lookup(&root, "old").is_none());
+        let kept = insert(&root, "old", open(d.path(), "old"));
+        assert_eq!(kept.content, None, "just changed: not settled");
+    }
+
+    #[test]
+    fn content_stays_within_the_budget() {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        let per = SMALL_FILE as usize;
+        let n = CONTENT_BUDGET / per + 2;
+        for i in 0..n {
+            std::fs::write(d.path().join(i.to_string()), vec![b'x'; per]).unwrap();
+        }
+        std::thread::sleep(SETTLED + Duration::from_millis(100));
+        let with_content = (0..n)
+            .filter(|i| {
+                insert(&root, &i.to_string(), open(d.path(), &i.to_string()))
+                    .content
+                    .is_some()
+            })
+            .count();
+        assert_eq!(with_content, CONTENT_BUDGET / per);
+        CACHE.with(|c| assert!(c.borrow().room() < per));
+    }
+
+    #[test]
+    fn bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        for i in 0..SLOTS + 5 {
+            std::fs::write(d.path().join(i.to_string()), "x").unwrap();
+            insert(&root, &i.to_string(), open(d.path(), &i.to_string()));
+        }
+        CACHE.with(|c| assert_eq!(c.borrow().entries.len(), SLOTS));
+        assert!(lookup(&root, &(SLOTS + 4).to_string()).is_some());
+    }
+
+    /// Runs `f` on a one-thread runtime with its reactor, as the server's
+    /// threads do (the watched path needs one).
+    fn on_runtime(f: impl std::future::Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f);
+    }
+
+    /// Let the reactor wait for events once, as it does between requests.
+    async fn turn() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    fn changes() -> u64 {
+        CACHE.with(|c| c.borrow().changes)
+    }
+
+    fn watched(rel: &str) -> bool {
+        CACHE.with(|c| {
+            c.borrow()
+                .entries
+                .iter()
+                .any(|e| &*e.rel == rel && e.watches.is_some())
+        })
+    }
+
+    #[test]
+    fn watched_entries_hear_of_changes_to_the_file_and_its_directories() {
+        on_runtime(async {
+            let d = tempfile::tempdir().unwrap();
+            let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+            std::fs::create_dir(d.path().join("sub")).unwrap();
+            std::fs::write(d.path().join("sub/a"), "one").unwrap();
+            std::fs::write(d.path().join("b"), "two").unwrap();
+            insert(&root, "sub/a", open(d.path(), "sub/a"));
+            insert(&root, "b", open(d.path(), "b"));
+            assert!(watched("sub/a") && watched("b"));
+            // Hits with nothing changed: no change counted.
+            let before = changes();
+            turn().await;
+            assert!(lookup(&root, "sub/a").is_some());
+            assert!(lookup(&root, "b").is_some());
+            assert_eq!(changes(), before);
+
+            // The file rewritten in place: inotify says so, the check
+            // that follows drops the entry.
+            std::fs::write(d.path().join("b"), "TWO").unwrap();
+            turn().await;
+            assert!(lookup(&root, "b").is_none(), "rewritten");
+            assert!(changes() > before);
+
+            // A directory on the path swapped for another holding the same
+            // name: a change on the root's watch, a new inode at the path.
+            let before = changes();
+            std::fs::rename(d.path().join("sub"), d.path().join("old")).unwrap();
+            std::fs::create_dir(d.path().join("sub")).unwrap();
+            std::fs::write(d.path().join("sub/a"), "one").unwrap();
+            turn().await;
+            assert!(lookup(&root, "sub/a").is_none(), "directory swapped");
+            assert!(changes() > before);
+
+            // Deleted: the kernel drops the watch, the entry goes with it.
+            insert(&root, "b", open(d.path(), "b"));
+            std::fs::remove_file(d.path().join("b")).unwrap();
+            turn().await;
+            assert!(lookup(&root, "b").is_none(), "deleted");
+            CACHE.with(|c| assert!(c.borrow().entries.iter().all(|e| &*e.rel != "b")));
+        });
+    }
+
+    #[test]
+    fn the_servers_own_writes_are_seen_before_any_event_is_read() {
+        on_runtime(async {
+            let d = tempfile::tempdir().unwrap();
+            let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+            std::fs::write(d.path().join("a"), "one").unwrap();
+            insert(&root, "a", open(d.path(), "a"));
+            // No turn of the reactor between the write and the lookup (a
+            // pipelined request read with the one that wrote).
+            std::fs::write(d.path().join("a"), "two!").unwrap();
+            // A hit trusts the watch: until the reactor reports the
+            // event, nothing is checked (no system call)...
+            assert!(lookup(&root, "a").is_some(), "a hit checks nothing");
+            // ...but the server's own write is known at once.
+            written();
+            assert!(lookup(&root, "a").is_none());
+        });
+    }
+
+    #[test]
+    fn without_a_reactor_every_hit_is_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::write(d.path().join("a"), "one").unwrap();
+        insert(&root, "a", open(d.path(), "a"));
+        assert!(!watched("a"));
+        std::fs::write(d.path().join("a"), "two!").unwrap();
+        assert!(lookup(&root, "a").is_none());
+    }
+
+    #[test]
+    fn a_reused_descriptor_number_does_not_find_another_roots_files() {
+        use std::os::fd::AsRawFd;
+        on_runtime(async {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::create_dir(d.path().join("alice")).unwrap();
+            std::fs::create_dir(d.path().join("bob")).unwrap();
+            std::fs::write(d.path().join("alice/notes.txt"), "alice's").unwrap();
+            let alice = RootDir::new(File::open(d.path().join("alice")).unwrap().into()).unwrap();
+            let n = alice.fd().as_raw_fd();
+            insert(
+                &alice,
+                "notes.txt",
+                open(&d.path().join("alice"), "notes.txt"),
+            );
+            assert!(lookup(&alice, "notes.txt").is_some());
+            drop(alice);
+            let bob = RootDir::new(File::open(d.path().join("bob")).unwrap().into()).unwrap();
+            assert_eq!(bob.fd().as_raw_fd(), n, "the number is reused");
+            assert!(lookup(&bob, "notes.txt").is_none());
+        });
+    }
+}
