@@ -20,6 +20,7 @@
 
 mod body;
 mod head;
+mod spare;
 mod write;
 
 use std::any::Any;
@@ -199,6 +200,9 @@ impl<I: Io + 'static> Conn<I> {
                 if idle && self.wait_readable(cx).is_pending() {
                     return Poll::Pending;
                 }
+                if self.rbuf.capacity() == 0 {
+                    self.rbuf = spare::take_in();
+                }
                 body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF)
             });
             let n = tokio::select! {
@@ -288,7 +292,7 @@ impl<I: Io + 'static> Conn<I> {
             Version::HTTP_11
         };
         if self.out.capacity() == 0 {
-            self.out = write::spare::take(write::room_for(framing));
+            self.out = spare::take_out(write::room_for(framing));
         }
         head::encode(
             &mut self.out,
@@ -351,10 +355,10 @@ impl<I: Io + 'static> Conn<I> {
             Poll::Ready(_) => Poll::Ready(()),
             Poll::Pending => {
                 if self.rbuf.capacity() > 0 {
-                    self.rbuf = BytesMut::new();
+                    spare::give_in(std::mem::take(&mut self.rbuf));
                 }
                 if self.out.is_empty() && self.out.capacity() > 0 {
-                    write::spare::give(std::mem::take(&mut self.out));
+                    spare::give_out(std::mem::take(&mut self.out));
                 }
                 Poll::Pending
             }

@@ -47,36 +47,6 @@ pub(super) fn room_for(framing: Framing) -> usize {
     }
 }
 
-/// One spare write buffer per thread. An idle connection gives its write
-/// buffer back (so idle connections hold none), and the next response
-/// of any connection on the thread takes it instead of allocating: with
-/// one request at a time per thread, the same buffer goes round.
-pub(super) mod spare {
-    use std::cell::Cell;
-
-    /// Largest buffer kept.
-    const KEEP: usize = 16 * 1024;
-
-    thread_local! {
-        static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    }
-
-    /// An empty buffer with room for `len` bytes.
-    pub fn take(len: usize) -> Vec<u8> {
-        let mut buf = SPARE.take();
-        buf.reserve(len);
-        buf
-    }
-
-    /// Keep `buf` (emptied) for the next response, unless it is large.
-    pub fn give(mut buf: Vec<u8>) {
-        if buf.capacity() <= KEEP {
-            buf.clear();
-            SPARE.set(buf);
-        }
-    }
-}
-
 /// What the body gave while gathering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Gathered {
