@@ -35,8 +35,8 @@ HELPER=(python3 "$HERE/helper.py")
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 SERVERS=${BENCH_SERVERS:-"nginx lighttpd marmoset"}
-ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup
-    1k-basic-50 1k-userfilter-50"
+ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
+ALL_CASES+=" 1k-basic-50 1k-userfilter-50"
 CASES=${BENCH_CASES:-$ALL_CASES}
 BUILD=${BENCH_BUILD:-1}
 MARMOSET_BIN=${BENCH_MARMOSET:-$ROOT/target/release/marmoset}
