@@ -14,6 +14,10 @@
 # The profile of the N run stays in target/callgrind/ for
 # `callgrind_annotate target/callgrind/callgrind.out.N | head -60`.
 #
+# Under valgrind 3.19 `openat2` fails with ENOSYS: the resolver takes its
+# realpath fallback, so a file's first open and every 404 cost ~3,200
+# instructions more here than on the real kernel.
+#
 # CALLGRIND_BIN=PATH profiles that binary instead of building
 # target/release/marmoset (another feature set or profile).
 set -e
