@@ -200,6 +200,33 @@ fn rest_post_replaces_content() {
     assert!(!htdocs(&r).join("missing.txt").exists());
 }
 
+/// A file the server keeps open (and trusts until a change is reported)
+/// is replaced, then deleted, each time with a GET pipelined behind, read
+/// in the same write as the request that changed the file: the GET sees
+/// the change.
+#[test]
+fn rest_changes_are_seen_by_a_get_pipelined_behind_them() {
+    let r = rest("");
+    let old = std::fs::read(htdocs(&r).join("hello.txt")).unwrap();
+    let mut c = Client::new(&r.server);
+    let get = "GET /hello.txt HTTP/1.1\r\nHost: test\r\n\r\n";
+    for _ in 0..3 {
+        c.send(get);
+        assert_eq!(c.response().body, old);
+    }
+    c.send(format!(
+        "POST /hello.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\nnew!{get}"
+    ));
+    assert_json(&c.response(), 201, &ok("POST", "/hello.txt"));
+    let g = c.response();
+    assert_eq!((g.status, g.text().as_str()), (200, "new!"));
+    c.send(format!(
+        "DELETE /hello.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n{get}"
+    ));
+    assert_eq!(c.response().status, 200);
+    assert_eq!(c.response().status, 404);
+}
+
 #[test]
 fn rest_post_commands() {
     let r = rest("");
