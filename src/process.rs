@@ -123,7 +123,8 @@ fn child(
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let token = std::sync::Arc::new(());
         let hold = marmoset::engine::conn::ConnHold::new(token.clone());
-        marmoset::engine::conn::serve(stream, peer, site, rx, hold).await;
+        let accepted = marmoset::engine::conn::Accepted::default();
+        marmoset::engine::conn::serve(stream, peer, accepted, site, rx, hold).await;
         // An upgraded connection (WebSocket, Upgrade bridge) lives on in
         // its own task: stay until it is done.
         while std::sync::Arc::strong_count(&token) > 1 {

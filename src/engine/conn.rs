@@ -167,9 +167,23 @@ pub(crate) const NOTSENT_LOWAT: u32 = 32 * 1024;
 
 /// Socket options of an accepted connection: no Nagle delay (responses
 /// are written whole), and a short unsent queue ([`NOTSENT_LOWAT`]).
-fn tune(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let _ = socket2::SockRef::from(stream).set_tcp_notsent_lowat(NOTSENT_LOWAT);
+/// Set on a listening socket, Linux gives them to every connection it
+/// accepts (see [`Accepted::tuned`]).
+pub(crate) fn tune(socket: socket2::SockRef<'_>) {
+    let _ = socket.set_tcp_nodelay(true);
+    let _ = socket.set_tcp_notsent_lowat(NOTSENT_LOWAT);
+}
+
+/// What the accepting side already knows about a connection, saving the
+/// system calls that would ask.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Accepted {
+    /// The socket options of [`tune`] are already set (inherited from the
+    /// listening socket: checked on the listener's first connection).
+    pub tuned: bool,
+    /// The local address, when the listener is bound to one address
+    /// (`None`: ask the socket, as for a wildcard listener).
+    pub local: Option<SocketAddr>,
 }
 
 /// Serve one connection until it closes or the server shuts down; `hold`
@@ -177,12 +191,17 @@ fn tune(stream: &TcpStream) {
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
+    accepted: Accepted,
     site: Arc<Site>,
     shutdown: watch::Receiver<bool>,
     hold: ConnHold,
 ) {
-    tune(&stream);
-    let local = stream.local_addr().unwrap_or(peer);
+    if !accepted.tuned {
+        tune(socket2::SockRef::from(&stream));
+    }
+    let local = accepted
+        .local
+        .unwrap_or_else(|| stream.local_addr().unwrap_or(peer));
     let conn = Conn {
         peer,
         local,
