@@ -1,0 +1,223 @@
+//! The cache of open files: hits, changes seen by the check and by
+//! inotify, bounds.
+
+use super::*;
+
+fn open(dir: &std::path::Path, rel: &str) -> Cached {
+    let file = File::open(dir.join(rel)).unwrap();
+    let meta = file.metadata().unwrap();
+    Cached::new(Arc::new(file), meta)
+}
+
+#[test]
+fn a_hit_until_the_file_changes() {
+    let d = tempfile::tempdir().unwrap();
+    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    std::fs::write(d.path().join("a"), "one").unwrap();
+    assert!(lookup(&root, "a").is_none());
+    insert(&root, "a", open(d.path(), "a"));
+    assert!(lookup(&root, "a").is_some());
+    // Replaced by rename: another inode.
+    std::fs::write(d.path().join("b"), "two").unwrap();
+    std::fs::rename(d.path().join("b"), d.path().join("a")).unwrap();
+    assert!(lookup(&root, "a").is_none(), "renamed over");
+    insert(&root, "a", open(d.path(), "a"));
+    // Re-permissioned: ctime and mode.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.path().join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(lookup(&root, "a").is_none(), "chmod");
+    insert(&root, "a", open(d.path(), "a"));
+    // Swapped for a link to itself: the link's inode.
+    std::fs::rename(d.path().join("a"), d.path().join("c")).unwrap();
+    std::os::unix::fs::symlink("c", d.path().join("a")).unwrap();
+    assert!(lookup(&root, "a").is_none(), "link");
+    // Deleted.
+    insert(&root, "c", open(d.path(), "c"));
+    std::fs::remove_file(d.path().join("c")).unwrap();
+    assert!(lookup(&root, "c").is_none(), "deleted");
+}
+
+#[test]
+fn small_settled_files_keep_their_content_until_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    std::fs::write(d.path().join("new"), "fresh").unwrap();
+    std::fs::write(d.path().join("old"), "one").unwrap();
+    std::fs::write(d.path().join("big"), vec![b'x'; SMALL_FILE as usize + 1]).unwrap();
+    // Just written: not settled, only the descriptor is kept.
+    let kept = insert(&root, "new", open(d.path(), "new"));
+    assert_eq!(kept.content, None);
+    std::thread::sleep(SETTLED + Duration::from_millis(100));
+    let kept = insert(&root, "old", open(d.path(), "old"));
+    assert_eq!(kept.content.as_deref(), Some(&b"one"[..]));
+    assert_eq!(insert(&root, "big", open(d.path(), "big")).content, None);
+    // Settled since: the next hit reads it.
+    assert_eq!(
+        lookup(&root, "new").unwrap().content.as_deref(),
+        Some(&b"fresh"[..])
+    );
+    // Rewritten in place, same size: the change time moves, the entry
+    // goes, the new bytes are read afresh.
+    std::fs::write(d.path().join("old"), "two").unwrap();
+    assert!(lookup(&root, "old").is_none());
+    let kept = insert(&root, "old", open(d.path(), "old"));
+    assert_eq!(kept.content, None, "just changed: not settled");
+}
+
+#[test]
+fn content_stays_within_the_budget() {
+    let d = tempfile::tempdir().unwrap();
+    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let per = SMALL_FILE as usize;
+    let n = CONTENT_BUDGET / per + 2;
+    for i in 0..n {
+        std::fs::write(d.path().join(i.to_string()), vec![b'x'; per]).unwrap();
+    }
+    std::thread::sleep(SETTLED + Duration::from_millis(100));
+    let with_content = (0..n)
+        .filter(|i| {
+            insert(&root, &i.to_string(), open(d.path(), &i.to_string()))
+                .content
+                .is_some()
+        })
+        .count();
+    assert_eq!(with_content, CONTENT_BUDGET / per);
+    CACHE.with(|c| assert!(c.borrow().room() < per));
+}
+
+#[test]
+fn bounded() {
+    let d = tempfile::tempdir().unwrap();
+    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    for i in 0..SLOTS + 5 {
+        std::fs::write(d.path().join(i.to_string()), "x").unwrap();
+        insert(&root, &i.to_string(), open(d.path(), &i.to_string()));
+    }
+    CACHE.with(|c| assert_eq!(c.borrow().entries.len(), SLOTS));
+    assert!(lookup(&root, &(SLOTS + 4).to_string()).is_some());
+}
+
+/// Runs `f` on a one-thread runtime with its reactor, as the server's
+/// threads do (the watched path needs one).
+fn on_runtime(f: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f);
+}
+
+/// Let the reactor wait for events once, as it does between requests.
+async fn turn() {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+fn changes() -> u64 {
+    CACHE.with(|c| c.borrow().changes)
+}
+
+fn watched(rel: &str) -> bool {
+    CACHE.with(|c| {
+        c.borrow()
+            .entries
+            .iter()
+            .any(|e| &*e.rel == rel && e.watches.is_some())
+    })
+}
+
+#[test]
+fn watched_entries_hear_of_changes_to_the_file_and_its_directories() {
+    on_runtime(async {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/a"), "one").unwrap();
+        std::fs::write(d.path().join("b"), "two").unwrap();
+        insert(&root, "sub/a", open(d.path(), "sub/a"));
+        insert(&root, "b", open(d.path(), "b"));
+        assert!(watched("sub/a") && watched("b"));
+        // Hits with nothing changed: no change counted.
+        let before = changes();
+        turn().await;
+        assert!(lookup(&root, "sub/a").is_some());
+        assert!(lookup(&root, "b").is_some());
+        assert_eq!(changes(), before);
+
+        // The file rewritten in place: inotify says so, the check
+        // that follows drops the entry.
+        std::fs::write(d.path().join("b"), "TWO").unwrap();
+        turn().await;
+        assert!(lookup(&root, "b").is_none(), "rewritten");
+        assert!(changes() > before);
+
+        // A directory on the path swapped for another holding the same
+        // name: a change on the root's watch, a new inode at the path.
+        let before = changes();
+        std::fs::rename(d.path().join("sub"), d.path().join("old")).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/a"), "one").unwrap();
+        turn().await;
+        assert!(lookup(&root, "sub/a").is_none(), "directory swapped");
+        assert!(changes() > before);
+
+        // Deleted: the kernel drops the watch, the entry goes with it.
+        insert(&root, "b", open(d.path(), "b"));
+        std::fs::remove_file(d.path().join("b")).unwrap();
+        turn().await;
+        assert!(lookup(&root, "b").is_none(), "deleted");
+        CACHE.with(|c| assert!(c.borrow().entries.iter().all(|e| &*e.rel != "b")));
+    });
+}
+
+#[test]
+fn the_servers_own_writes_are_seen_before_any_event_is_read() {
+    on_runtime(async {
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::write(d.path().join("a"), "one").unwrap();
+        insert(&root, "a", open(d.path(), "a"));
+        // No turn of the reactor between the write and the lookup (a
+        // pipelined request read with the one that wrote).
+        std::fs::write(d.path().join("a"), "two!").unwrap();
+        // A hit trusts the watch: until the reactor reports the
+        // event, nothing is checked (no system call)...
+        assert!(lookup(&root, "a").is_some(), "a hit checks nothing");
+        // ...but the server's own write is known at once.
+        written();
+        assert!(lookup(&root, "a").is_none());
+    });
+}
+
+#[test]
+fn without_a_reactor_every_hit_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    std::fs::write(d.path().join("a"), "one").unwrap();
+    insert(&root, "a", open(d.path(), "a"));
+    assert!(!watched("a"));
+    std::fs::write(d.path().join("a"), "two!").unwrap();
+    assert!(lookup(&root, "a").is_none());
+}
+
+#[test]
+fn a_reused_descriptor_number_does_not_find_another_roots_files() {
+    use std::os::fd::AsRawFd;
+    on_runtime(async {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("alice")).unwrap();
+        std::fs::create_dir(d.path().join("bob")).unwrap();
+        std::fs::write(d.path().join("alice/notes.txt"), "alice's").unwrap();
+        let alice = RootDir::new(File::open(d.path().join("alice")).unwrap().into()).unwrap();
+        let n = alice.fd().as_raw_fd();
+        insert(
+            &alice,
+            "notes.txt",
+            open(&d.path().join("alice"), "notes.txt"),
+        );
+        assert!(lookup(&alice, "notes.txt").is_some());
+        drop(alice);
+        let bob = RootDir::new(File::open(d.path().join("bob")).unwrap().into()).unwrap();
+        assert_eq!(bob.fd().as_raw_fd(), n, "the number is reused");
+        assert!(lookup(&bob, "notes.txt").is_none());
+    });
+}
