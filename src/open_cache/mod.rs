@@ -237,8 +237,9 @@ impl Cache {
                     self.changes += 1;
                 }
                 if !c.gone.is_empty() {
-                    self.entries.retain(|e| {
-                        !e.watches
+                    // Through `remove`: their other watches are let go.
+                    self.remove_where(|e| {
+                        e.watches
                             .as_ref()
                             .is_some_and(|ws| ws.iter().any(|w| c.gone.contains(w)))
                     });

@@ -221,3 +221,39 @@ fn a_reused_descriptor_number_does_not_find_another_roots_files() {
         assert!(lookup(&bob, "notes.txt").is_none());
     });
 }
+
+#[test]
+fn watches_go_with_the_last_entry_that_held_them() {
+    on_runtime(async {
+        let held = || {
+            CACHE.with(|c| match &c.borrow().watcher {
+                Watching::On(w) => w.held(),
+                Watching::Retry(_) => usize::MAX,
+            })
+        };
+        let d = tempfile::tempdir().unwrap();
+        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/a"), "a").unwrap();
+        std::fs::write(d.path().join("sub/b"), "b").unwrap();
+        insert(&root, "sub/a", open(d.path(), "sub/a"));
+        insert(&root, "sub/b", open(d.path(), "sub/b"));
+        // The root, `sub`, and the two files.
+        assert_eq!(held(), 4);
+        // A deleted file (still open here, so its watch stays): the
+        // check at its next hit drops the entry and the file's watch.
+        std::fs::remove_file(d.path().join("sub/a")).unwrap();
+        turn().await;
+        assert!(lookup(&root, "sub/a").is_none());
+        assert_eq!(held(), 3);
+        // Its directory removed too (pinned by the open file below it, so
+        // the kernel keeps the watch): the root's watch reports it, the
+        // check drops the last entry, and with it the last watches.
+        std::fs::remove_file(d.path().join("sub/b")).unwrap();
+        std::fs::remove_dir(d.path().join("sub")).unwrap();
+        turn().await;
+        assert!(lookup(&root, "sub/b").is_none());
+        CACHE.with(|c| assert!(c.borrow().entries.is_empty()));
+        assert_eq!(held(), 0);
+    });
+}

@@ -116,6 +116,12 @@ impl Watcher {
         Some(taken.into_boxed_slice())
     }
 
+    /// How many watches the instance holds.
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.watches.len()
+    }
+
     fn hold(&mut self, wd: i32) {
         match self.watches.iter_mut().find(|(w, _)| *w == wd) {
             Some((_, n)) => *n += 1,
