@@ -178,7 +178,8 @@ pub(crate) fn tune(socket: socket2::SockRef<'_>) {
 /// system calls that would ask.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Accepted {
-    /// The socket options of [`tune`] are already set (inherited from the
+    /// The socket options every connection gets (no Nagle delay, a short
+    /// unsent queue) are already set (inherited from the
     /// listening socket: checked on the listener's first connection).
     pub tuned: bool,
     /// The local address, when the listener is bound to one address

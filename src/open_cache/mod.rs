@@ -12,8 +12,8 @@
 //! the very file that was opened inside it. The check is made at the first
 //! hit after inotify reported a change to the file or to a directory on
 //! its path, after the server's own writes, at least every
-//! [`watch::REVERIFY`], and at every hit of an entry nothing watches: see
-//! [`watch`] for why a hit needs nothing more.
+//! second (`REVERIFY`), and at every hit of an entry nothing watches: see
+//! `src/open_cache/watch.rs` for why a hit needs nothing more.
 //!
 //! Bounded: [`SLOTS`] files per thread, each dropped after [`IDLE`]
 //! without use (so a deleted file's space is not held for long). Bodies
