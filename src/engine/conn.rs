@@ -286,7 +286,7 @@ impl Conn {
         if prefix.starts_with(b"PRI * HTTP/2.0")
             && self.site.pipeline.info().version == HttpVersion::Http2
         {
-            return Box::pin(self.serve_h2(Rewind::new(prefix, io), shutdown)).await;
+            return Box::pin(self.serve_h2(Rewind::new(prefix.freeze(), io), shutdown)).await;
         }
         let settings = self.site.h1.clone();
         h1::serve(io, prefix, settings, shutdown, |req| self.dispatch_h1(req)).await;

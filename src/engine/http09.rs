@@ -9,7 +9,7 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -24,8 +24,9 @@ pub enum Start {
         /// The request target.
         target: String,
     },
-    /// A versioned request (or garbage for the engine to refuse); the bytes read.
-    Http(Bytes),
+    /// A versioned request (or garbage for the engine to refuse); the bytes
+    /// read, in the buffer the HTTP/1 engine goes on reading into.
+    Http(BytesMut),
     /// The client sent nothing and closed, or timed out.
     Closed,
 }
@@ -52,7 +53,7 @@ pub async fn sniff<S: AsyncRead + Unpin>(
         }
     };
     match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(Start::Http(_))) => Ok(Start::Http(buf.freeze())),
+        Ok(Ok(Start::Http(_))) => Ok(Start::Http(buf)),
         Ok(other) => other,
         Err(_) => Ok(Start::Closed),
     }
@@ -60,7 +61,7 @@ pub async fn sniff<S: AsyncRead + Unpin>(
 
 /// Classify the bytes read so far; `None` when more are needed.
 fn classify(buf: &[u8], limit: usize) -> Option<Start> {
-    let http = || Some(Start::Http(Bytes::new()));
+    let http = || Some(Start::Http(BytesMut::new()));
     let Some(eol) = buf.iter().position(|&b| b == b'\n') else {
         let spaces = buf.iter().filter(|&&b| b == b' ').count();
         return if spaces >= 2 || buf.len() >= limit {

@@ -29,7 +29,7 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::header::CONNECTION;
 use http::{HeaderValue, Method, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
@@ -88,12 +88,13 @@ struct Conn<I> {
     settings: Settings,
 }
 
-/// Serve HTTP/1 on `io`, whose first bytes `prefix` were already read.
+/// Serve HTTP/1 on `io`, whose first bytes `prefix` were already read
+/// (into the buffer reading goes on in).
 /// `dispatch` answers a request with the response and the server's default
 /// headers, written after the response's own unless it has them.
 pub async fn serve<'d, I, F, Fut>(
     io: I,
-    prefix: Bytes,
+    prefix: BytesMut,
     settings: Settings,
     shutdown: watch::Receiver<bool>,
     dispatch: F,
@@ -102,11 +103,9 @@ pub async fn serve<'d, I, F, Fut>(
     F: Fn(Request) -> Fut,
     Fut: Future<Output = (Response, &'d Defaults)>,
 {
-    let mut rbuf = BytesMut::with_capacity(READ_BUF.max(prefix.len()));
-    rbuf.extend_from_slice(&prefix);
     let mut c = Conn {
         io,
-        rbuf,
+        rbuf: prefix,
         out: Vec::new(),
         settings,
     };
