@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use marmoset::body::Body;
 use marmoset::engine::h1::{self, Settings};
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             max_body: 64 * 1024,
         };
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
-        let engine = h1::serve(server, Bytes::new(), settings, shutdown, |req| {
+        let engine = h1::serve(server, BytesMut::new(), settings, shutdown, |req| {
             served.set(served.get() + 1);
             async move {
                 let n = match req.into_body().to_bytes().await {
