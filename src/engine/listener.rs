@@ -64,7 +64,8 @@ pub async fn accept_loop(
             .ok()
             .filter(|a| !a.ip().is_unspecified()),
     };
-    let mut checked = false;
+    // Whether connections inherit the options: known after the first one.
+    let mut inherited = None;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -100,11 +101,7 @@ pub async fn accept_loop(
         }
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
-                if !checked {
-                    // Inherited from the listener? (Linux: yes.)
-                    checked = true;
-                    known.tuned = stream.nodelay().unwrap_or(false);
-                }
+                known.tuned = *inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
                 let site = site.clone();
                 let shutdown = shutdown.clone();
                 tokio::spawn(conn::serve(

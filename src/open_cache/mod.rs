@@ -278,7 +278,12 @@ impl Cache {
     /// Drop entry `i`, letting go of its watches.
     fn remove(&mut self, i: usize) {
         let e = self.entries.swap_remove(i);
-        if let (Some(ws), Watching::On(w)) = (&e.watches, &mut self.watcher) {
+        self.release(e.watches.as_deref());
+    }
+
+    /// Let go of watches an entry held (or was to hold).
+    fn release(&mut self, watches: Option<&[i32]>) {
+        if let (Some(ws), Watching::On(w)) = (watches, &mut self.watcher) {
             w.release(ws);
         }
     }
@@ -356,9 +361,7 @@ pub fn insert(root: &RootDir, rel: &str, mut cached: Cached) -> Cached {
         // Changed between the open and the watches: not kept (the next
         // request opens it again).
         if watches.is_some() && !unchanged(&root.fd, rel, &cached.meta) {
-            if let (Some(ws), Watching::On(w)) = (&watches, &mut c.watcher) {
-                w.release(ws);
-            }
+            c.release(watches.as_deref());
             return cached;
         }
         let room = c.room();

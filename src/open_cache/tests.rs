@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// The directory `dir` as a cache root.
+fn root_at(dir: &std::path::Path) -> RootDir {
+    RootDir::new(File::open(dir).unwrap().into()).unwrap()
+}
+
 fn open(dir: &std::path::Path, rel: &str) -> Cached {
     let file = File::open(dir.join(rel)).unwrap();
     let meta = file.metadata().unwrap();
@@ -12,7 +17,7 @@ fn open(dir: &std::path::Path, rel: &str) -> Cached {
 #[test]
 fn a_hit_until_the_file_changes() {
     let d = tempfile::tempdir().unwrap();
-    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let root = root_at(d.path());
     std::fs::write(d.path().join("a"), "one").unwrap();
     assert!(lookup(&root, "a").is_none());
     insert(&root, "a", open(d.path(), "a"));
@@ -40,7 +45,7 @@ fn a_hit_until_the_file_changes() {
 #[test]
 fn small_settled_files_keep_their_content_until_changed() {
     let d = tempfile::tempdir().unwrap();
-    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let root = root_at(d.path());
     std::fs::write(d.path().join("new"), "fresh").unwrap();
     std::fs::write(d.path().join("old"), "one").unwrap();
     std::fs::write(d.path().join("big"), vec![b'x'; SMALL_FILE as usize + 1]).unwrap();
@@ -67,7 +72,7 @@ fn small_settled_files_keep_their_content_until_changed() {
 #[test]
 fn content_stays_within_the_budget() {
     let d = tempfile::tempdir().unwrap();
-    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let root = root_at(d.path());
     let per = SMALL_FILE as usize;
     let n = CONTENT_BUDGET / per + 2;
     for i in 0..n {
@@ -88,7 +93,7 @@ fn content_stays_within_the_budget() {
 #[test]
 fn bounded() {
     let d = tempfile::tempdir().unwrap();
-    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let root = root_at(d.path());
     for i in 0..SLOTS + 5 {
         std::fs::write(d.path().join(i.to_string()), "x").unwrap();
         insert(&root, &i.to_string(), open(d.path(), &i.to_string()));
@@ -129,7 +134,7 @@ fn watched(rel: &str) -> bool {
 fn watched_entries_hear_of_changes_to_the_file_and_its_directories() {
     on_runtime(async {
         let d = tempfile::tempdir().unwrap();
-        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        let root = root_at(d.path());
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::fs::write(d.path().join("sub/a"), "one").unwrap();
         std::fs::write(d.path().join("b"), "two").unwrap();
@@ -173,7 +178,7 @@ fn watched_entries_hear_of_changes_to_the_file_and_its_directories() {
 fn the_servers_own_writes_are_seen_before_any_event_is_read() {
     on_runtime(async {
         let d = tempfile::tempdir().unwrap();
-        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        let root = root_at(d.path());
         std::fs::write(d.path().join("a"), "one").unwrap();
         insert(&root, "a", open(d.path(), "a"));
         // No turn of the reactor between the write and the lookup (a
@@ -191,7 +196,7 @@ fn the_servers_own_writes_are_seen_before_any_event_is_read() {
 #[test]
 fn without_a_reactor_every_hit_is_checked() {
     let d = tempfile::tempdir().unwrap();
-    let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+    let root = root_at(d.path());
     std::fs::write(d.path().join("a"), "one").unwrap();
     insert(&root, "a", open(d.path(), "a"));
     assert!(!watched("a"));
@@ -207,7 +212,7 @@ fn a_reused_descriptor_number_does_not_find_another_roots_files() {
         std::fs::create_dir(d.path().join("alice")).unwrap();
         std::fs::create_dir(d.path().join("bob")).unwrap();
         std::fs::write(d.path().join("alice/notes.txt"), "alice's").unwrap();
-        let alice = RootDir::new(File::open(d.path().join("alice")).unwrap().into()).unwrap();
+        let alice = root_at(&d.path().join("alice"));
         let n = alice.fd().as_raw_fd();
         insert(
             &alice,
@@ -216,7 +221,7 @@ fn a_reused_descriptor_number_does_not_find_another_roots_files() {
         );
         assert!(lookup(&alice, "notes.txt").is_some());
         drop(alice);
-        let bob = RootDir::new(File::open(d.path().join("bob")).unwrap().into()).unwrap();
+        let bob = root_at(&d.path().join("bob"));
         assert_eq!(bob.fd().as_raw_fd(), n, "the number is reused");
         assert!(lookup(&bob, "notes.txt").is_none());
     });
@@ -232,7 +237,7 @@ fn watches_go_with_the_last_entry_that_held_them() {
             })
         };
         let d = tempfile::tempdir().unwrap();
-        let root = RootDir::new(File::open(d.path()).unwrap().into()).unwrap();
+        let root = root_at(d.path());
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::fs::write(d.path().join("sub/a"), "a").unwrap();
         std::fs::write(d.path().join("sub/b"), "b").unwrap();
