@@ -306,13 +306,20 @@ impl Conn {
     /// access line written. Contained only where panics unwind: built with
     /// `panic = "abort"` (the `release-small` profile) a panic ends the
     /// process before `catch_unwind` sees it.
-    async fn dispatch(&self, req: Request) -> Response {
-        self.dispatch_h1(req).await.0
+    fn dispatch(&self, req: Request) -> impl Future<Output = Response> + '_ {
+        self.dispatch_h1(req).map(|(resp, _)| resp)
     }
 
     /// As [`Conn::dispatch`], with the default headers of the server (or
     /// virtual host) that answered: the HTTP/1 engine writes them itself.
-    async fn dispatch_h1(&self, mut req: Request) -> (Response, &h1::Defaults) {
+    ///
+    /// Not an `async fn`, which would store the request twice in its
+    /// future (as captured and as moved into its body); what needs no
+    /// waiting is done before the future is made.
+    fn dispatch_h1(
+        &self,
+        mut req: Request,
+    ) -> impl Future<Output = (Response, &h1::Defaults)> + '_ {
         normalize_method(&mut req);
         if req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT {
             req.extensions_mut().insert(self.hold.clone());
@@ -323,31 +330,33 @@ impl Conn {
         // Boxed: 200 bytes the request's future would carry even with the
         // access log off.
         let line = access_log::enabled().then(|| Box::new(access_log::RequestLine::of(&req)));
-        let resp = if pipeline.info().version == HttpVersion::Http09
-            && req.version() != Version::HTTP_09
-        {
-            status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
-        } else {
-            match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
-                .catch_unwind()
-                .await
-            {
-                Ok(resp) => resp,
-                Err(_) => {
-                    log::error!(
-                        "{} {}: panic in module `{}`",
-                        self.peer,
-                        ctx.path,
-                        ctx.served_by
-                    );
-                    status_only(StatusCode::INTERNAL_SERVER_ERROR)
+        let refused =
+            pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09;
+        async move {
+            let resp = if refused {
+                status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+            } else {
+                match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(resp) => resp,
+                    Err(_) => {
+                        log::error!(
+                            "{} {}: panic in module `{}`",
+                            self.peer,
+                            ctx.path,
+                            ctx.served_by
+                        );
+                        status_only(StatusCode::INTERNAL_SERVER_ERROR)
+                    }
                 }
+            };
+            if let Some(line) = line {
+                access_log::write(&line, &ctx, &resp);
             }
-        };
-        if let Some(line) = line {
-            access_log::write(&line, &ctx, &resp);
+            (resp, defaults)
         }
-        (resp, defaults)
     }
 
     async fn simple<I: Io>(&self, io: &mut I, method: String, target: String) {

@@ -31,6 +31,7 @@ pub use module::{
 
 use crate::body::Body;
 use crate::error::{HttpError, short_body};
+use crate::request_body::RequestBody;
 use crate::server_info::{HttpVersion, ServerInfo};
 
 /// Modules sorted by phase, built once.
@@ -100,53 +101,67 @@ impl Pipeline {
     }
 
     /// Run `req` through every phase and return the finished response.
-    pub async fn serve(&self, req: Request, ctx: &mut RequestCtx) -> Response {
-        let method = req.method().clone();
-        let version = req.version();
-        let checked = self.check(&req, ctx);
-        let resp = match checked {
-            Ok(()) => self.phases(req, ctx).await,
-            Err(e) => Err(e),
-        };
-        let resp = match resp {
-            Ok(resp) => resp,
-            Err(e) => {
-                if e.status().is_server_error() {
-                    log::error!("{} {}: {} ({})", ctx.peer, ctx.path, e, ctx.served_by);
-                } else if let Some(cause) = e.cause() {
-                    log::debug!("{} {}: {} ({cause})", ctx.peer, ctx.path, e.status());
-                }
-                let mut r = Response::new(Body::empty());
-                *r.status_mut() = e.status();
-                // A malformed request may hide another one behind it
-                // (smuggling): do not read further on this connection.
-                if e.status() == StatusCode::BAD_REQUEST {
-                    r.headers_mut()
-                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-                }
-                r
-            }
-        };
-        let resp = self
-            .chain
-            .rewrite
-            .iter()
-            .fold(resp, |r, m| m.rewrite(r, ctx));
-        self.finish(resp, &method, version)
+    ///
+    /// Not an `async fn`: an `async fn` stores its arguments twice in its
+    /// future (as captured and as moved into its body), and this future is
+    /// nested in every request's.
+    pub fn serve<'a>(
+        &'a self,
+        req: Request,
+        ctx: &'a mut RequestCtx,
+    ) -> impl Future<Output = Response> + 'a {
+        let (head, body) = req.into_parts();
+        async move {
+            let method = head.method.clone();
+            let version = head.version;
+            let resp = match self.check(&head, ctx) {
+                Ok(()) => self.phases(head, body, ctx).await,
+                Err(e) => Err(e),
+            };
+            let resp = match resp {
+                Ok(resp) => resp,
+                Err(e) => self.failed(e, ctx),
+            };
+            let resp = self
+                .chain
+                .rewrite
+                .iter()
+                .fold(resp, |r, m| m.rewrite(r, ctx));
+            self.finish(resp, &method, version)
+        }
+    }
+
+    /// The response for an error, logged here (server errors always,
+    /// others with their cause at debug level).
+    fn failed(&self, e: HttpError, ctx: &RequestCtx) -> Response {
+        if e.status().is_server_error() {
+            log::error!("{} {}: {} ({})", ctx.peer, ctx.path, e, ctx.served_by);
+        } else if let Some(cause) = e.cause() {
+            log::debug!("{} {}: {} ({cause})", ctx.peer, ctx.path, e.status());
+        }
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = e.status();
+        // A malformed request may hide another one behind it
+        // (smuggling): do not read further on this connection.
+        if e.status() == StatusCode::BAD_REQUEST {
+            r.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
     }
 
     /// The limits and rules every request must pass before any module
     /// runs; sets `ctx.path`. Not async: nothing in it waits, and an
     /// `async fn` would keep its own copy of the request.
-    fn check(&self, req: &Request, ctx: &mut RequestCtx) -> Result<(), HttpError> {
-        let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    fn check(&self, req: &RequestHead, ctx: &mut RequestCtx) -> Result<(), HttpError> {
+        let uri_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > self.max_uri {
             return Err(HttpError::new(StatusCode::URI_TOO_LONG));
         }
         // hyper bounds the whole head (request line included); the header
         // block has its own, smaller limit.
         let headers_len: usize = req
-            .headers()
+            .headers
             .iter()
             .map(|(n, v)| n.as_str().len() + v.len() + 4)
             .sum();
@@ -156,59 +171,68 @@ impl Pipeline {
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several,
         // is refused; RFC 9110 §4.2.4: userinfo in an http(s) target is an
         // error.
-        let mut hosts = req.headers().get_all(http::header::HOST).iter();
+        let mut hosts = req.headers.get_all(http::header::HOST).iter();
         match (hosts.next(), hosts.next()) {
             (Some(_), Some(_)) => return Err(HttpError::bad_request("several Host headers")),
-            (None, _) if req.version() == http::Version::HTTP_11 => {
+            (None, _) if req.version == http::Version::HTTP_11 => {
                 return Err(HttpError::bad_request("missing Host header"));
             }
             _ => {}
         }
         if req
-            .uri()
+            .uri
             .authority()
             .is_some_and(|a| a.as_str().contains('@'))
         {
             return Err(HttpError::bad_request("userinfo in the request target"));
         }
-        ctx.path = crate::path::normalize(req.uri().path()).map_err(HttpError::bad_request)?;
+        ctx.path = crate::path::normalize(req.uri.path()).map_err(HttpError::bad_request)?;
         Ok(())
     }
 
-    /// Phases 1 to 5, in one `async fn`: every nested one would hold the
-    /// request (or its head) once more in the request's future.
-    async fn phases(&self, req: Request, ctx: &mut RequestCtx) -> Result<Response, HttpError> {
-        let (head, body) = req.into_parts();
-        for m in &self.chain.preflight {
-            if let Flow::Respond(r) = m.preflight(&head, ctx)? {
-                return Ok(answered(r, ctx, m.name()));
+    /// Phases 1 to 5, in one future: every nested one would hold the
+    /// request (or its head) once more in the request's future. Not an
+    /// `async fn`, which would hold its arguments twice (see
+    /// [`Pipeline::serve`]).
+    #[allow(clippy::manual_async_fn)]
+    fn phases<'a>(
+        &'a self,
+        head: RequestHead,
+        body: RequestBody,
+        ctx: &'a mut RequestCtx,
+    ) -> impl Future<Output = Result<Response, HttpError>> + 'a {
+        async move {
+            for m in &self.chain.preflight {
+                if let Flow::Respond(r) = m.preflight(&head, ctx)? {
+                    return Ok(answered(r, ctx, m.name()));
+                }
             }
-        }
-        for m in &self.chain.authenticate {
-            if let Flow::Respond(r) = m.authenticate(&head, ctx).await? {
-                return Ok(answered(r, ctx, m.name()));
+            for m in &self.chain.authenticate {
+                if let Flow::Respond(r) = m.authenticate(&head, ctx).await? {
+                    return Ok(answered(r, ctx, m.name()));
+                }
             }
-        }
-        for m in &self.chain.authorize {
-            if let Flow::Respond(r) = m.authorize(&head, ctx).await? {
-                return Ok(answered(r, ctx, m.name()));
+            for m in &self.chain.authorize {
+                if let Flow::Respond(r) = m.authorize(&head, ctx).await? {
+                    return Ok(answered(r, ctx, m.name()));
+                }
             }
-        }
-        for m in &self.chain.route {
-            if let Flow::Respond(r) = m.route(&head, ctx)? {
-                return Ok(answered(r, ctx, m.name()));
+            for m in &self.chain.route {
+                if let Flow::Respond(r) = m.route(&head, ctx)? {
+                    return Ok(answered(r, ctx, m.name()));
+                }
             }
-        }
-        let mut req = Request::from_parts(head, body);
-        for m in &self.chain.handle {
-            ctx.served_by = m.name();
-            match m.handle(req, ctx).await? {
-                Handled::Served(r) => return Ok(r),
-                Handled::Declined(r) => req = r,
+            let mut req = Request::from_parts(head, body);
+            for m in &self.chain.handle {
+                ctx.served_by = m.name();
+                match m.handle(req, ctx).await? {
+                    Handled::Served(r) => return Ok(r),
+                    Handled::Declined(r) => req = r,
+                }
             }
+            ctx.served_by = "";
+            Err(HttpError::not_found())
         }
-        ctx.served_by = "";
-        Err(HttpError::not_found())
     }
 
     /// Default headers and `Date` (HTTP/2), the short body of bodiless errors and

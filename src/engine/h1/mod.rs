@@ -218,12 +218,16 @@ impl<I: Io + 'static> Conn<I> {
     }
 
     /// One request and its response.
-    async fn exchange<'d, F, Fut>(
-        &mut self,
+    ///
+    /// Not an `async fn`, which would store the head twice in its future
+    /// (as captured and as moved into its body): the request is made before
+    /// the future, which holds it once until the handler takes it.
+    fn exchange<'a, 'd, F, Fut>(
+        &'a mut self,
         head: head::Head,
-        shutdown: &watch::Receiver<bool>,
-        dispatch: &F,
-    ) -> Next
+        shutdown: &'a watch::Receiver<bool>,
+        dispatch: &'a F,
+    ) -> impl Future<Output = Next>
     where
         F: Fn(Request) -> Fut,
         Fut: Future<Output = (Response, &'d Defaults)>,
@@ -252,93 +256,99 @@ impl<I: Io + 'static> Conn<I> {
         }
         let method = parts.method.clone();
         let version = parts.version;
-
-        let mut handler = pin!(dispatch(Request::from_parts(parts, body)));
-        let (mut resp, defaults) = poll_fn(|cx| {
-            if let Poll::Ready(r) = handler.as_mut().poll(cx) {
-                return Poll::Ready(r);
+        let req = Request::from_parts(parts, body);
+        async move {
+            // The handler's future ends here: the response's writing below
+            // reuses its room.
+            let (mut resp, defaults) = {
+                let mut handler = pin!(dispatch(req));
+                poll_fn(|cx| {
+                    if let Poll::Ready(r) = handler.as_mut().poll(cx) {
+                        return Poll::Ready(r);
+                    }
+                    if let Some(d) = driver.as_mut() {
+                        let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, true);
+                    }
+                    // Responses deferred behind this pipelined request go
+                    // out while its handler works (a write error shows up
+                    // later).
+                    let _ = write::poll_out(cx, &mut self.io, &mut self.out);
+                    Poll::Pending
+                })
+                .await
+            };
+            let status = resp.status();
+            let upgrading = upgrade_tx.is_some()
+                && (status == StatusCode::SWITCHING_PROTOCOLS
+                    || (method == Method::CONNECT && status.is_success()));
+            let http10 = version == Version::HTTP_10 || resp.version() == Version::HTTP_10;
+            let mut keep = self.settings.keep_alive
+                && !close
+                && !upgrading
+                && !*shutdown.borrow()
+                && !head::asks_close(resp.headers());
+            let framing = write::framing(&resp, &method, version);
+            if framing == Out::UntilClose {
+                keep = false;
             }
-            if let Some(d) = driver.as_mut() {
-                let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, true);
+            if !upgrading {
+                set_connection(&mut resp, keep, http10);
             }
-            // Responses deferred behind this pipelined request go out
-            // while its handler works (a write error shows up later).
-            let _ = write::poll_out(cx, &mut self.io, &mut self.out);
-            Poll::Pending
-        })
-        .await;
-
-        let status = resp.status();
-        let upgrading = upgrade_tx.is_some()
-            && (status == StatusCode::SWITCHING_PROTOCOLS
-                || (method == Method::CONNECT && status.is_success()));
-        let http10 = version == Version::HTTP_10 || resp.version() == Version::HTTP_10;
-        let mut keep = self.settings.keep_alive
-            && !close
-            && !upgrading
-            && !*shutdown.borrow()
-            && !head::asks_close(resp.headers());
-        let framing = write::framing(&resp, &method, version);
-        if framing == Out::UntilClose {
-            keep = false;
-        }
-        if !upgrading {
-            set_connection(&mut resp, keep, http10);
-        }
-        let resp_version = if http10 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
-        };
-        if self.out.capacity() == 0 {
-            self.out = spare::take_out(write::room_for(framing));
-        }
-        head::encode(
-            &mut self.out,
-            resp_version,
-            status,
-            resp.headers(),
-            defaults,
-            framing,
-            Some(&crate::http_date::now()),
-        );
-
-        let defer = keep && !upgrading;
-        let mut writer = Writer::new(framing, resp.into_body());
-        let written = poll_fn(|cx| {
-            if let Some(d) = driver.as_mut() {
-                let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, false);
+            let resp_version = if http10 {
+                Version::HTTP_10
+            } else {
+                Version::HTTP_11
+            };
+            if self.out.capacity() == 0 {
+                self.out = spare::take_out(write::room_for(framing));
             }
-            let pipelined = defer && !self.rbuf.is_empty();
-            writer.poll_write(
-                cx,
-                &mut self.io,
+            head::encode(
                 &mut self.out,
-                pipelined.then_some(DEFER_LIMIT),
-            )
-        })
-        .await;
-        if written.is_err() {
-            return Next::Close { linger: false };
-        }
-        if upgrading {
-            if self.flush().await.is_err() {
+                resp_version,
+                status,
+                resp.headers(),
+                defaults,
+                framing,
+                Some(&crate::http_date::now()),
+            );
+
+            let defer = keep && !upgrading;
+            let mut writer = Writer::new(framing, resp.into_body());
+            let written = poll_fn(|cx| {
+                if let Some(d) = driver.as_mut() {
+                    let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, false);
+                }
+                let pipelined = defer && !self.rbuf.is_empty();
+                writer.poll_write(
+                    cx,
+                    &mut self.io,
+                    &mut self.out,
+                    pipelined.then_some(DEFER_LIMIT),
+                )
+            })
+            .await;
+            if written.is_err() {
                 return Next::Close { linger: false };
             }
-            return match upgrade_tx {
-                Some(tx) => Next::Upgrade(tx),
-                None => Next::Close { linger: false },
-            };
-        }
-        if driver.as_ref().is_some_and(|d| !d.is_complete()) {
-            // The rest of the body is still on its way: the connection
-            // cannot carry another request.
-            return Next::Close { linger: true };
-        }
-        if keep {
-            Next::KeepAlive
-        } else {
-            Next::Close { linger: false }
+            if upgrading {
+                if self.flush().await.is_err() {
+                    return Next::Close { linger: false };
+                }
+                return match upgrade_tx {
+                    Some(tx) => Next::Upgrade(tx),
+                    None => Next::Close { linger: false },
+                };
+            }
+            if driver.as_ref().is_some_and(|d| !d.is_complete()) {
+                // The rest of the body is still on its way: the connection
+                // cannot carry another request.
+                return Next::Close { linger: true };
+            }
+            if keep {
+                Next::KeepAlive
+            } else {
+                Next::Close { linger: false }
+            }
         }
     }
 
