@@ -1,7 +1,7 @@
 //! The `Date` header value, formatted once per second per thread.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
@@ -12,16 +12,22 @@ thread_local! {
 
 /// The current time as an RFC 9110 `Date` value (`Tue, 04 Mar 2025 10:00:00 GMT`).
 pub fn now() -> HeaderValue {
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    with_now(HeaderValue::clone)
+}
+
+/// Call `f` with the current `Date` value, without a copy of it (no
+/// reference count touched).
+pub fn with_now<R>(f: impl FnOnce(&HeaderValue) -> R) -> R {
+    let secs = secs();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != secs {
-            let text = httpdate::fmt_http_date(now);
+            let at = UNIX_EPOCH + Duration::from_secs(secs);
+            let text = httpdate::fmt_http_date(at);
             c.1 = HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""));
             c.0 = secs;
         }
-        c.1.clone()
+        f(&c.1)
     })
 }
 
@@ -32,9 +38,7 @@ thread_local! {
 /// The current time in the common log format: `10/Oct/2000:13:55:36 +0000`
 /// (UTC), formatted once per second per thread.
 pub fn clf_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = secs();
     CLF.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != secs {
@@ -43,6 +47,15 @@ pub fn clf_now() -> String {
         }
         c.1.clone()
     })
+}
+
+/// Seconds since the epoch. (The coarse clock would be cheaper, but
+/// rustix's vDSO lookup for it faults under valgrind, which
+/// `bench/callgrind.sh` relies on.)
+fn secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Format seconds since the epoch in the common log format (UTC).

@@ -302,15 +302,17 @@ impl<I: Io + 'static> Conn<I> {
             if self.out.capacity() == 0 {
                 self.out = spare::take_out(write::room_for(framing));
             }
-            head::encode(
-                &mut self.out,
-                resp_version,
-                status,
-                resp.headers(),
-                defaults,
-                framing,
-                Some(&crate::http_date::now()),
-            );
+            crate::http_date::with_now(|date| {
+                head::encode(
+                    &mut self.out,
+                    resp_version,
+                    status,
+                    resp.headers(),
+                    defaults,
+                    framing,
+                    Some(date),
+                );
+            });
 
             let defer = keep && !upgrading;
             let mut writer = Writer::new(framing, resp.into_body());

@@ -53,8 +53,15 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
         } else {
             RESPONSE_HEADERS
         });
+    // Every decision the validators take part in is made before they
+    // move into the headers.
+    let unmodified = not_modified(req.headers(), &validators);
+    let range = req
+        .headers()
+        .get(RANGE)
+        .filter(|_| ranges && !unmodified && range_allowed(req.headers(), &validators));
     validators.put(resp.headers_mut());
-    if not_modified(req.headers(), &validators) {
+    if unmodified {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return resp;
     }
@@ -74,11 +81,9 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
         }
         return resp;
     }
-    let decision = match req.headers().get(RANGE) {
-        Some(r) if ranges && range_allowed(req.headers(), &validators) => {
-            range::parse(r.as_bytes(), size)
-        }
-        _ => RangeDecision::Full,
+    let decision = match range {
+        Some(r) => range::parse(r.as_bytes(), size),
+        None => RangeDecision::Full,
     };
     let segments = match decision {
         RangeDecision::Full => vec![
