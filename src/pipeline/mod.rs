@@ -261,8 +261,11 @@ impl Pipeline {
             let text = short_body(status);
             let h = resp.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
-            if method != Method::HEAD {
+            // The body's exact size gives the length on the wire (the
+            // engines write it); a HEAD has no body to tell it.
+            if method == Method::HEAD {
+                h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+            } else {
                 *resp.body_mut() = Body::from(text);
             }
         }
