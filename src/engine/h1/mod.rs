@@ -113,6 +113,7 @@ pub async fn serve<'d, I, F, Fut>(
     // for a request: a `changed()` per request registered and unregistered
     // a waiter each time (about 2 % of a request's instructions).
     let mut stop = shutdown.clone();
+    let shutdown = Shutdown::new(shutdown);
     let mut stopped = pin!(async move {
         let _ = stop.changed().await;
     });
@@ -160,6 +161,30 @@ pub async fn serve<'d, I, F, Fut>(
     Box::pin(c.end(linger)).await;
 }
 
+/// Whether the server shuts down, asked about every request: the
+/// receiver's version is compared with the channel's (one load), where
+/// reading the value takes and releases a lock (two atomic writes).
+struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    fn new(mut rx: watch::Receiver<bool>) -> Shutdown {
+        // Only `true` is ever sent; a receiver that has already seen it
+        // would see no change.
+        if *rx.borrow() {
+            rx.mark_changed();
+        }
+        Shutdown(rx)
+    }
+
+    fn started(&self) -> bool {
+        match self.0.has_changed() {
+            Ok(changed) => changed,
+            // Every sender is gone (after sending or not).
+            Err(_) => *self.0.borrow(),
+        }
+    }
+}
+
 /// What follows a request.
 enum Next {
     KeepAlive,
@@ -177,7 +202,7 @@ impl<I: Io + 'static> Conn<I> {
         &mut self,
         mut timer: std::pin::Pin<&mut Sleep>,
         timed: bool,
-        shutdown: &watch::Receiver<bool>,
+        shutdown: &Shutdown,
         mut stopped: std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> Result<head::Head, End> {
         loop {
@@ -191,7 +216,7 @@ impl<I: Io + 'static> Conn<I> {
             if self.flush().await.is_err() {
                 return Err(End::Quiet);
             }
-            if *shutdown.borrow() && self.rbuf.is_empty() {
+            if shutdown.started() && self.rbuf.is_empty() {
                 return Err(End::Quiet);
             }
             let idle = self.rbuf.is_empty();
@@ -225,7 +250,7 @@ impl<I: Io + 'static> Conn<I> {
     fn exchange<'a, 'd, F, Fut>(
         &'a mut self,
         head: head::Head,
-        shutdown: &'a watch::Receiver<bool>,
+        shutdown: &'a Shutdown,
         dispatch: &'a F,
     ) -> impl Future<Output = Next>
     where
@@ -285,7 +310,7 @@ impl<I: Io + 'static> Conn<I> {
             let mut keep = self.settings.keep_alive
                 && !close
                 && !upgrading
-                && !*shutdown.borrow()
+                && !shutdown.started()
                 && !head::asks_close(resp.headers());
             let framing = write::framing(&resp, &method, version);
             if framing == Out::UntilClose {
