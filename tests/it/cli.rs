@@ -728,3 +728,50 @@ fn cli_graceful_shutdown_completes_download() {
         server.log()
     );
 }
+
+#[test]
+fn cli_shutdown_closes_idle_keep_alive_connections() {
+    let dir = site();
+    std::fs::write(dir.path().join("htdocs/a.txt"), "hello").unwrap();
+    // A keep-alive timeout far beyond the test's: the connections must end
+    // because the server stops, not because they timed out.
+    let conf = doc_conf("", "").replace("keepalivetimeout = 5;", "keepalivetimeout = 60;");
+    let mut server = TestServer::start(dir.path(), &conf, &[]);
+
+    // One connection idle after two requests (its wait for the shutdown
+    // was polled before), one that never sent anything.
+    let mut used = server.connect();
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..2 {
+        used.write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"hello") {
+            let n = used.read(&mut buf).expect("read response");
+            assert!(
+                n > 0,
+                "connection closed: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200"));
+    }
+    let fresh = server.connect();
+
+    let asked = Instant::now();
+    unsafe_kill(server.pid(), "TERM");
+    for mut s in [used, fresh] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("closed by the server");
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    }
+    let status = server.stop().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the idle connections kept the server {:?}",
+        asked.elapsed()
+    );
+}

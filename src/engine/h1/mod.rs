@@ -109,14 +109,29 @@ pub async fn serve<'d, I, F, Fut>(
         out: Vec::new(),
         settings,
     };
-    // One wait for the shutdown per connection, polled by every idle wait
-    // for a request: a `changed()` per request registered and unregistered
-    // a waiter each time (about 2 % of a request's instructions).
+    // One wait for the shutdown per connection (a `changed()` per request
+    // registered and unregistered a waiter each time: about 2 % of a
+    // request's instructions), polled once: it stays registered with the
+    // connection's task, which the shutdown then wakes, and later idle
+    // waits ask the channel's version instead (polling the wait again
+    // takes the channel's lock).
     let mut stop = shutdown.clone();
     let shutdown = Shutdown::new(shutdown);
-    let mut stopped = pin!(async move {
+    let mut changed = pin!(async move {
         let _ = stop.changed().await;
     });
+    let mut armed = false;
+    let mut stopped = pin!(poll_fn(|cx| {
+        if armed {
+            return if shutdown.idle_end() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        armed = true;
+        changed.as_mut().poll(cx)
+    }));
     let mut timer = pin!(tokio::time::sleep(c.settings.first_head));
     let mut limit = Some(c.settings.first_head);
     let linger = loop {
@@ -182,6 +197,12 @@ impl Shutdown {
             // Every sender is gone (after sending or not).
             Err(_) => *self.0.borrow(),
         }
+    }
+
+    /// Whether an idle connection ends: the shutdown started, or nothing
+    /// can start it any more (as a `changed()` ends then too).
+    fn idle_end(&self) -> bool {
+        !matches!(self.0.has_changed(), Ok(false))
     }
 }
 
