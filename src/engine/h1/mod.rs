@@ -19,6 +19,7 @@
 //! - idle, a connection holds only what its read buffer holds.
 
 mod body;
+mod deadline;
 mod head;
 mod spare;
 mod write;
@@ -35,7 +36,6 @@ use http::{HeaderValue, Method, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
-use tokio::time::{Instant, Sleep};
 
 pub use body::EngineBody;
 pub use head::Defaults;
@@ -46,6 +46,7 @@ use super::upgrade::{OnUpgrade, Upgraded};
 use crate::pipeline::{Request, Response};
 use crate::request_body::RequestBody;
 use body::BodyDriver;
+use deadline::Deadline;
 use write::{Framing as Out, Writer};
 
 /// Responses to pipelined requests wait in the write buffer up to this size.
@@ -133,13 +134,12 @@ pub async fn serve<'d, I, F, Fut>(
         changed.as_mut().poll(cx)
     }));
     let mut timer = pin!(tokio::time::sleep(c.settings.first_head));
+    let mut deadline = Deadline::new(timer.as_mut());
     let mut limit = Some(c.settings.first_head);
     let linger = loop {
-        if let Some(d) = limit {
-            timer.as_mut().reset(Instant::now() + d);
-        }
+        deadline.start(limit);
         let head = match c
-            .next_head(timer.as_mut(), limit.is_some(), &shutdown, stopped.as_mut())
+            .next_head(&mut deadline, &shutdown, stopped.as_mut())
             .await
         {
             Ok(h) => h,
@@ -221,8 +221,7 @@ impl<I: Io + 'static> Conn<I> {
     /// writing the responses that waited for it), within the timer.
     async fn next_head(
         &mut self,
-        mut timer: std::pin::Pin<&mut Sleep>,
-        timed: bool,
+        deadline: &mut Deadline<'_>,
         shutdown: &Shutdown,
         mut stopped: std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> Result<head::Head, End> {
@@ -250,15 +249,22 @@ impl<I: Io + 'static> Conn<I> {
                 }
                 body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF)
             });
-            let n = tokio::select! {
-                biased;
-                r = read => r,
-                _ = timer.as_mut(), if timed => return Err(End::Quiet),
-                _ = stopped.as_mut(), if idle => return Err(End::Quiet),
-            };
+            let mut read = pin!(read);
+            let n = poll_fn(|cx| {
+                if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(r));
+                }
+                if deadline.poll_passed(cx).is_ready()
+                    || idle && stopped.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
             match n {
-                Ok(0) | Err(_) => return Err(End::Quiet),
-                Ok(_) => {}
+                Some(Ok(0) | Err(_)) | None => return Err(End::Quiet),
+                Some(Ok(_)) => {}
             }
         }
     }
