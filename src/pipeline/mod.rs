@@ -118,16 +118,20 @@ impl Pipeline {
                 Ok(()) => self.phases(head, body, ctx).await,
                 Err(e) => Err(e),
             };
-            let resp = match resp {
+            let mut resp = match resp {
                 Ok(resp) => resp,
                 Err(e) => self.failed(e, ctx),
             };
-            let resp = self
-                .chain
-                .rewrite
-                .iter()
-                .fold(resp, |r, m| m.rewrite(r, ctx));
-            self.finish(resp, &method, version)
+            // Each rewrite moves the response; most chains have none.
+            if !self.chain.rewrite.is_empty() {
+                resp = self
+                    .chain
+                    .rewrite
+                    .iter()
+                    .fold(resp, |r, m| m.rewrite(r, ctx));
+            }
+            self.finish(&mut resp, &method, version);
+            resp
         }
     }
 
@@ -238,7 +242,7 @@ impl Pipeline {
     /// Default headers and `Date` (HTTP/2), the short body of bodiless errors and
     /// redirects, and the version cap (the HTTP/1 engine writes Ouistiti's
     /// reason phrases itself).
-    fn finish(&self, mut resp: Response, method: &Method, version: Version) -> Response {
+    fn finish(&self, resp: &mut Response, method: &Method, version: Version) {
         let status = resp.status();
         let headers = resp.headers_mut();
         // The HTTP/1 engine writes `Date` and the default headers itself,
@@ -273,9 +277,8 @@ impl Pipeline {
             *resp.version_mut() = Version::HTTP_10;
         }
         if method == Method::HEAD {
-            strip_body(&mut resp);
+            strip_body(resp);
         }
-        resp
     }
 }
 
