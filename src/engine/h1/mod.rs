@@ -74,14 +74,6 @@ pub struct Settings {
     pub max_body: u64,
 }
 
-/// Why a connection ends while waiting for a head.
-enum End {
-    /// Closed by the client, timed out, or the server shuts down.
-    Quiet,
-    /// A head that cannot be served: answer this and close.
-    Refuse(StatusCode),
-}
-
 struct Conn<I> {
     io: I,
     rbuf: BytesMut,
@@ -138,20 +130,35 @@ pub async fn serve<'d, I, F, Fut>(
     let mut limit = Some(c.settings.first_head);
     let linger = loop {
         deadline.start(limit);
-        let head = match c
-            .next_head(&mut deadline, &shutdown, stopped.as_mut())
-            .await
-        {
-            Ok(h) => h,
-            Err(End::Quiet) => break false,
-            Err(End::Refuse(status)) => {
-                head::refusal(&mut c.out, status);
-                break false;
+        // Parsed here, where the request is made of it: returned through
+        // an `async fn`, the head would be moved a few times more. (It is
+        // a temporary of the `match`: a variable would keep its room in
+        // the connection's state through the exchange.)
+        let exchange = match loop {
+            if !c.rbuf.is_empty() {
+                match head::parse(&mut c.rbuf, c.settings.max_head) {
+                    Ok(Some(h)) => break Some(h),
+                    Ok(None) => {}
+                    Err(status) => {
+                        head::refusal(&mut c.out, status);
+                        break None;
+                    }
+                }
             }
+            if c.read_more(&mut deadline, &shutdown, stopped.as_mut())
+                .await
+                .is_err()
+            {
+                break None;
+            }
+        } {
+            // Boxed: an idle connection holds only the loop's own state,
+            // not room for a request in flight (the pipeline's future is
+            // large).
+            Some(head) => Box::pin(c.exchange(head, &shutdown, &dispatch)),
+            None => break false,
         };
-        // Boxed: an idle connection holds only the loop's own state, not
-        // room for a request in flight (the pipeline's future is large).
-        match Box::pin(c.exchange(head, &shutdown, &dispatch)).await {
+        match exchange.await {
             Next::KeepAlive => {}
             Next::Close { linger } => break linger,
             Next::Upgrade(tx) => {
@@ -217,55 +224,45 @@ enum Next {
 }
 
 impl<I: Io + 'static> Conn<I> {
-    /// The next request head: from what is buffered, else read (after
-    /// writing the responses that waited for it), within the timer.
-    async fn next_head(
+    /// More of the next request head (the buffer holds none whole): read
+    /// it, after writing the responses that waited for it, within the
+    /// deadline. `Err`: the connection ends quietly (closed by the client,
+    /// timed out, or the server shuts down).
+    async fn read_more(
         &mut self,
         deadline: &mut Deadline<'_>,
         shutdown: &Shutdown,
         mut stopped: std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<head::Head, End> {
-        loop {
-            if !self.rbuf.is_empty() {
-                match head::parse(&mut self.rbuf, self.settings.max_head) {
-                    Ok(Some(h)) => return Ok(h),
-                    Ok(None) => {}
-                    Err(status) => return Err(End::Refuse(status)),
-                }
+    ) -> Result<(), ()> {
+        if self.flush().await.is_err() {
+            return Err(());
+        }
+        let idle = self.rbuf.is_empty();
+        if idle && shutdown.started() {
+            return Err(());
+        }
+        let mut read = pin!(poll_fn(|cx| {
+            if idle && self.wait_readable(cx).is_pending() {
+                return Poll::Pending;
             }
-            if self.flush().await.is_err() {
-                return Err(End::Quiet);
+            if self.rbuf.capacity() == 0 {
+                self.rbuf = spare::take_in();
             }
-            if shutdown.started() && self.rbuf.is_empty() {
-                return Err(End::Quiet);
+            body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF)
+        }));
+        let n = poll_fn(|cx| {
+            if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                return Poll::Ready(Some(r));
             }
-            let idle = self.rbuf.is_empty();
-            let read = poll_fn(|cx| {
-                if idle && self.wait_readable(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                if self.rbuf.capacity() == 0 {
-                    self.rbuf = spare::take_in();
-                }
-                body::read_more(cx, &mut self.io, &mut self.rbuf, READ_BUF)
-            });
-            let mut read = pin!(read);
-            let n = poll_fn(|cx| {
-                if let Poll::Ready(r) = read.as_mut().poll(cx) {
-                    return Poll::Ready(Some(r));
-                }
-                if deadline.poll_passed(cx).is_ready()
-                    || idle && stopped.as_mut().poll(cx).is_ready()
-                {
-                    return Poll::Ready(None);
-                }
-                Poll::Pending
-            })
-            .await;
-            match n {
-                Some(Ok(0) | Err(_)) | None => return Err(End::Quiet),
-                Some(Ok(_)) => {}
+            if deadline.poll_passed(cx).is_ready() || idle && stopped.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
             }
+            Poll::Pending
+        })
+        .await;
+        match n {
+            Some(Ok(n)) if n > 0 => Ok(()),
+            _ => Err(()),
         }
     }
 
