@@ -88,13 +88,15 @@ impl Validators {
         self.etag.to_str().unwrap_or_default()
     }
 
-    /// The `ETag` header value.
-    pub fn etag_header(&self) -> Option<HeaderValue> {
+    /// The `ETag` header value (responses get it through [`Validators::put`]).
+    #[cfg(test)]
+    fn etag_header(&self) -> Option<HeaderValue> {
         Some(self.etag.clone())
     }
 
-    /// The `Last-Modified` header value.
-    pub fn last_modified_header(&self) -> Option<HeaderValue> {
+    /// The `Last-Modified` header value (as for `etag_header`).
+    #[cfg(test)]
+    fn last_modified_header(&self) -> Option<HeaderValue> {
         self.last_modified.clone()
     }
 
