@@ -26,7 +26,7 @@ mod write;
 
 use std::any::Any;
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -152,10 +152,10 @@ pub async fn serve<'d, I, F, Fut>(
                 break None;
             }
         } {
-            // Boxed: an idle connection holds only the loop's own state,
-            // not room for a request in flight (the pipeline's future is
-            // large).
-            Some(head) => Box::pin(c.exchange(head, &shutdown, &dispatch)),
+            // Boxed (by `exchange`): an idle connection holds only the
+            // loop's own state, not room for a request in flight (the
+            // pipeline's future is large).
+            Some(head) => c.exchange(head, &shutdown, &dispatch),
             None => break false,
         };
         match exchange.await {
@@ -271,12 +271,17 @@ impl<I: Io + 'static> Conn<I> {
     /// Not an `async fn`, which would store the head twice in its future
     /// (as captured and as moved into its body): the request is made before
     /// the future, which holds it once until the handler takes it.
+    ///
+    /// Boxed here, the box allocated before the future is made: the future
+    /// is then written in place, where `Box::pin(exchange(..))` built it on
+    /// the stack and copied all of it (2 KB, though only its captures are
+    /// set) into the box: −245 instructions per 1 KiB GET.
     fn exchange<'a, 'd, F, Fut>(
         &'a mut self,
         head: head::Head,
         shutdown: &'a Shutdown,
         dispatch: &'a F,
-    ) -> impl Future<Output = Next>
+    ) -> Pin<Box<impl Future<Output = Next>>>
     where
         F: Fn(Request) -> Fut,
         Fut: Future<Output = (Response, &'d Defaults)>,
@@ -306,7 +311,8 @@ impl<I: Io + 'static> Conn<I> {
         let method = parts.method.clone();
         let version = parts.version;
         let req = Request::from_parts(parts, body);
-        async move {
+        let slot = Box::new_uninit();
+        Box::into_pin(Box::write(slot, async move {
             // The handler's future ends here: the response's writing below
             // reuses its room.
             let (mut resp, defaults) = {
@@ -400,7 +406,7 @@ impl<I: Io + 'static> Conn<I> {
             } else {
                 Next::Close { linger: false }
             }
-        }
+        }))
     }
 
     /// With nothing buffered, wait until the client sends before holding a
