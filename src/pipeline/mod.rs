@@ -34,6 +34,20 @@ use crate::error::{HttpError, short_body};
 use crate::request_body::RequestBody;
 use crate::server_info::{HttpVersion, ServerInfo};
 
+/// A [`Step`]'s answer: taken as it is when known, awaited otherwise (see
+/// [`Step::known`]). A macro, as an `async fn` would hold the step again.
+macro_rules! settle {
+    ($step:expr) => {{
+        // Bound here, so that the step (which may borrow the context)
+        // ends before the caller's statement does.
+        let answer = match $step.known() {
+            Ok(answer) => answer,
+            Err(later) => later.await,
+        };
+        answer
+    }};
+}
+
 /// Modules sorted by phase, built once.
 #[derive(Default, Clone)]
 pub struct Chain {
@@ -212,12 +226,12 @@ impl Pipeline {
                 }
             }
             for m in &self.chain.authenticate {
-                if let Flow::Respond(r) = m.authenticate(&head, ctx).await? {
+                if let Flow::Respond(r) = settle!(m.authenticate(&head, ctx))? {
                     return Ok(answered(r, ctx, m.name()));
                 }
             }
             for m in &self.chain.authorize {
-                if let Flow::Respond(r) = m.authorize(&head, ctx).await? {
+                if let Flow::Respond(r) = settle!(m.authorize(&head, ctx))? {
                     return Ok(answered(r, ctx, m.name()));
                 }
             }
@@ -229,7 +243,7 @@ impl Pipeline {
             let mut req = Request::from_parts(head, body);
             for m in &self.chain.handle {
                 ctx.served_by = m.name();
-                match m.handle(req, ctx).await? {
+                match settle!(m.handle(req, ctx))? {
                     Handled::Served(r) => return Ok(r),
                     Handled::Declined(r) => req = r,
                 }

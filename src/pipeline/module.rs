@@ -54,6 +54,17 @@ impl<'a, T> Step<'a, T> {
     pub fn later(future: impl Future<Output = T> + Send + 'a) -> Self {
         Step(Answer::Later(Box::pin(future)))
     }
+
+    /// The answer if it is known now, else the future that gives it. The
+    /// pipeline awaits only the latter: its own future then keeps room for
+    /// a pointer across that wait, not for the whole answer (a request or
+    /// a response), and a known answer is not moved in and out of it.
+    pub(crate) fn known(self) -> Result<T, BoxFuture<'a, T>> {
+        match self.0 {
+            Answer::Now(ready) => Ok(ready.into_inner()),
+            Answer::Later(future) => Err(future),
+        }
+    }
 }
 
 impl<T> Future for Step<'_, T> {
