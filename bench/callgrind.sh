@@ -18,6 +18,9 @@
 # realpath fallback, so a file's first open and every 404 cost ~3,200
 # instructions more here than on the real kernel.
 #
+# CALLGRIND_LOG=info writes the access log (to the valgrind log file);
+# the default, warn, measures without it, like bench/run.sh.
+#
 # CALLGRIND_BIN=PATH profiles that binary instead of building
 # target/release/marmoset (another feature set or profile).
 set -e
@@ -41,7 +44,7 @@ sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$PWD/$out/htdocs|g" -e "s|@WORK@|$PWD/
     "$template" > "$out/marmoset.conf"
 
 run() { # $1 = number of requests
-    MARMOSET_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$1" \
+    MARMOSET_LOG="${CALLGRIND_LOG:-warn}" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$1" \
         "$bin" -f "$out/marmoset.conf" 2>"$out/valgrind.$1.log" &
     pid=$!
     python3 - "$port" "$1" "$path" "$header" <<'PY'

@@ -36,8 +36,8 @@ thread_local! {
 }
 
 /// The current time in the common log format: `10/Oct/2000:13:55:36 +0000`
-/// (UTC), formatted once per second per thread.
-pub fn clf_now() -> String {
+/// (UTC), formatted once per second per thread, lent to `f`.
+pub fn with_clf<R>(f: impl FnOnce(&str) -> R) -> R {
     let secs = secs();
     CLF.with(|c| {
         let mut c = c.borrow_mut();
@@ -45,7 +45,7 @@ pub fn clf_now() -> String {
             c.1 = clf(secs);
             c.0 = secs;
         }
-        c.1.clone()
+        f(&c.1)
     })
 }
 
