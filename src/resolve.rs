@@ -117,6 +117,9 @@ impl Root {
                 content: hit.content,
             })));
         }
+        if crate::open_cache::absent(root, rel) {
+            return Ok(Ok(Target::Missing));
+        }
         let opened = rustix::fs::openat2(
             root.fd(),
             rel,
@@ -130,6 +133,10 @@ impl Root {
             // root (absolute links, even to inside it): decide by the
             // canonical path.
             Err(rustix::io::Errno::NOSYS | rustix::io::Errno::XDEV) => return Err(Fallback),
+            Err(e @ (rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR)) => {
+                crate::open_cache::insert_absent(root, rel);
+                return Ok(missing_or(e.into()));
+            }
             Err(e) => return Ok(missing_or(e.into())),
         };
         let file = File::from(owned);

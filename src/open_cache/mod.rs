@@ -15,6 +15,15 @@
 //! second (`REVERIFY`), and at every hit of an entry nothing watches: see
 //! `src/open_cache/watch.rs` for why a hit needs nothing more.
 //!
+//! Paths found absent (`ENOENT`, `ENOTDIR`) are remembered too, while
+//! inotify watches the directories from the root down to the deepest one
+//! that exists: the path can only appear by a name created or moved into
+//! one of them. Any reported change, any write of the server's own, and
+//! `REVERIFY` (a second) forget them all; a path through a link, or one
+//! nothing can watch, is not remembered. A missing page asked for again
+//! and again (a device's `favicon.ico`, a 404 under load) then costs no
+//! system call either.
+//!
 //! Bounded: [`SLOTS`] files per thread, each dropped after [`IDLE`]
 //! without use (so a deleted file's space is not held for long). Bodies
 //! read with `pread`, so one open file serves concurrent responses.
@@ -45,6 +54,8 @@ use watch::Watcher;
 
 /// Open files kept per thread.
 pub const SLOTS: usize = 32;
+/// Absent paths remembered per thread.
+pub const ABSENT_SLOTS: usize = 16;
 /// Time after which an unused entry is closed.
 pub const IDLE: Duration = Duration::from_secs(10);
 /// Largest file whose content is kept.
@@ -174,9 +185,20 @@ impl Entry {
     }
 }
 
+/// A path known not to exist: trusted until any change is reported (all
+/// are then forgotten) and for `REVERIFY` (a second) at most; the next
+/// request for it looks it up again.
+struct Absent {
+    root: (u64, u64),
+    rel: Box<str>,
+    since: Instant,
+    watches: Box<[i32]>,
+}
+
 /// One thread's cache.
 struct Cache {
     entries: Vec<Entry>,
+    absent: Vec<Absent>,
     watcher: Watching,
     /// Changes seen on this thread (inotify events, the server's writes).
     changes: u64,
@@ -194,6 +216,7 @@ thread_local! {
     static CACHE: RefCell<Cache> = const {
         RefCell::new(Cache {
             entries: Vec::new(),
+            absent: Vec::new(),
             watcher: Watching::Retry(None),
             changes: 0,
             writes: 0,
@@ -227,6 +250,7 @@ impl Cache {
         if writes != self.writes {
             self.writes = writes;
             self.changes += 1;
+            self.forget_absent(|_| true);
         }
         let Watching::On(w) = &mut self.watcher else {
             return;
@@ -235,6 +259,7 @@ impl Cache {
             Ok(c) => {
                 if c.any {
                     self.changes += 1;
+                    self.forget_absent(|_| true);
                 }
                 if !c.gone.is_empty() {
                     // Through `remove`: their other watches are let go.
@@ -255,6 +280,7 @@ impl Cache {
         for e in &mut self.entries {
             e.watches = None;
         }
+        self.absent.clear();
         self.watcher = Watching::Retry(Some(Instant::now() + IDLE));
     }
 
@@ -294,6 +320,19 @@ impl Cache {
         while i < self.entries.len() {
             if drop(&self.entries[i]) {
                 self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Forget the absent paths `drop` picks, letting go of their watches.
+    fn forget_absent(&mut self, mut drop: impl FnMut(&Absent) -> bool) {
+        let mut i = 0;
+        while i < self.absent.len() {
+            if drop(&self.absent[i]) {
+                let a = self.absent.swap_remove(i);
+                self.release(Some(&a.watches));
             } else {
                 i += 1;
             }
@@ -377,6 +416,49 @@ pub fn insert(root: &RootDir, rel: &str, mut cached: Cached) -> Cached {
             watches,
         });
         cached
+    })
+}
+
+/// Whether `rel` under `root` is known not to exist: it did not when
+/// last looked up, less than `REVERIFY` (a second) ago, and the watches
+/// set then have reported no change since.
+pub fn absent(root: &RootDir, rel: &str) -> bool {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.absent.is_empty() {
+            return false;
+        }
+        c.catch_up();
+        let now = Instant::now();
+        c.forget_absent(|a| now.duration_since(a.since) >= watch::REVERIFY);
+        c.absent.iter().any(|a| a.root == root.id && &*a.rel == rel)
+    })
+}
+
+/// Remember that `rel` under `root` does not exist (its lookup just said
+/// so), if its absence can be watched: a path nothing watches would need
+/// a system call to check, no cheaper than looking it up again.
+pub fn insert_absent(root: &RootDir, rel: &str) {
+    let now = Instant::now();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.catch_up();
+        c.forget_absent(|a| a.root == root.id && &*a.rel == rel);
+        if c.absent.len() >= ABSENT_SLOTS
+            && let Some(oldest) = (0..c.absent.len()).min_by_key(|&i| c.absent[i].since)
+        {
+            let a = c.absent.swap_remove(oldest);
+            c.release(Some(&a.watches));
+        }
+        let Some(watches) = c.watcher(now).and_then(|w| w.watch_absent(&root.fd, rel)) else {
+            return;
+        };
+        c.absent.push(Absent {
+            root: root.id,
+            rel: rel.into(),
+            since: now,
+            watches,
+        });
     })
 }
 

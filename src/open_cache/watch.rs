@@ -95,20 +95,73 @@ impl Watcher {
     /// kept) if one could not be set.
     pub fn watch(&mut self, root: &OwnedFd, rel: &str, file: &File) -> Option<Box<[i32]>> {
         let mut taken = Vec::with_capacity(1 + rel.matches('/').count() + 1);
-        let mut add = |w: &mut Watcher, fd: i32, flags: WatchFlags| -> Option<()> {
-            let path = format!("/proc/self/fd/{fd}");
-            let wd = inotify::add_watch(w.fd.get_ref(), path, flags).ok()?;
-            w.hold(wd);
-            taken.push(wd);
-            Some(())
+        let ok = self.watch_dirs(root, rel, false, &mut taken)
+            && self.add(file.as_raw_fd(), FILE_EVENTS, &mut taken);
+        self.keep(taken, ok)
+    }
+
+    /// Watch the directories from `root` down to the deepest existing one
+    /// on `rel`'s path, which does not exist: it can only appear by a
+    /// name created or moved into one of them. `None` (and none kept) if a
+    /// watch could not be set, if a directory on the path could not be
+    /// told absent (a link, no permission), or if something is at `rel`
+    /// once watched (created meanwhile, or a dangling link).
+    pub fn watch_absent(&mut self, root: &OwnedFd, rel: &str) -> Option<Box<[i32]>> {
+        let mut taken = Vec::with_capacity(1 + rel.matches('/').count());
+        let ok = self.watch_dirs(root, rel, true, &mut taken)
+            && matches!(
+                rustix::fs::statx(
+                    root,
+                    rel,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    rustix::fs::StatxFlags::TYPE
+                ),
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR)
+            );
+        self.keep(taken, ok)
+    }
+
+    /// Watch `root` and the directories on `rel`'s path; with `to_absent`,
+    /// down to the first one that does not exist (or is not a directory).
+    fn watch_dirs(
+        &mut self,
+        root: &OwnedFd,
+        rel: &str,
+        to_absent: bool,
+        taken: &mut Vec<i32>,
+    ) -> bool {
+        if !self.add(root.as_raw_fd(), DIR_EVENTS, taken) {
+            return false;
+        }
+        for (end, _) in rel.match_indices('/') {
+            match open_dir(root, &rel[..end]) {
+                Ok(dir) => {
+                    if !self.add(dir.as_raw_fd(), DIR_EVENTS, taken) {
+                        return false;
+                    }
+                }
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) if to_absent => {
+                    return true;
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Watch the inode open at `fd` for `flags`; recorded in `taken`.
+    fn add(&mut self, fd: i32, flags: WatchFlags, taken: &mut Vec<i32>) -> bool {
+        let path = format!("/proc/self/fd/{fd}");
+        let Ok(wd) = inotify::add_watch(self.fd.get_ref(), path, flags) else {
+            return false;
         };
-        let ok = add(self, root.as_raw_fd(), DIR_EVENTS).is_some()
-            && rel.match_indices('/').all(|(end, _)| {
-                open_dir(root, &rel[..end])
-                    .and_then(|dir| add(self, dir.as_raw_fd(), DIR_EVENTS))
-                    .is_some()
-            })
-            && add(self, file.as_raw_fd(), FILE_EVENTS).is_some();
+        self.hold(wd);
+        taken.push(wd);
+        true
+    }
+
+    /// The watches `taken`, if all could be set; else they are let go.
+    fn keep(&mut self, taken: Vec<i32>, ok: bool) -> Option<Box<[i32]>> {
         if !ok {
             self.release(&taken);
             return None;
@@ -196,7 +249,7 @@ impl Watcher {
 }
 
 /// The directory at `rel` beneath `root`, opened only to be named.
-fn open_dir(root: &OwnedFd, rel: &str) -> Option<OwnedFd> {
+fn open_dir(root: &OwnedFd, rel: &str) -> rustix::io::Result<OwnedFd> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     rustix::fs::openat2(
         root,
@@ -205,5 +258,4 @@ fn open_dir(root: &OwnedFd, rel: &str) -> Option<OwnedFd> {
         Mode::empty(),
         ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS,
     )
-    .ok()
 }

@@ -648,6 +648,26 @@ fn document_etag_changes_when_file_changes() {
     assert_ne!(after.header("etag"), Some(old.as_str()));
 }
 
+#[test]
+fn document_a_missing_file_is_served_once_created() {
+    let r = doc("");
+    let htdocs = r.dir.path().join("htdocs");
+    for (path, dir) in [("/late.html", ""), ("/made/later/x.html", "made/later")] {
+        // Twice: the second 404 comes from the server's memory of the
+        // absence, which the file's creation must end.
+        for _ in 0..2 {
+            assert_eq!(get(&r.server, path, &[]).status, 404, "{path}");
+        }
+        std::fs::create_dir_all(htdocs.join(dir)).unwrap();
+        std::fs::write(htdocs.join(&path[1..]), "here now\n").unwrap();
+        let resp = get(&r.server, path, &[]);
+        assert_eq!(resp.status, 200, "{path} created after its 404");
+        assert_eq!(resp.text(), "here now\n");
+        std::fs::remove_file(htdocs.join(&path[1..])).unwrap();
+        assert_eq!(get(&r.server, path, &[]).status, 404, "{path} deleted");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Large files and names
 // ---------------------------------------------------------------------------
