@@ -56,6 +56,8 @@ use watch::Watcher;
 pub const SLOTS: usize = 32;
 /// Absent paths remembered per thread.
 pub const ABSENT_SLOTS: usize = 16;
+/// Paths missed once that a second miss finds.
+const MISSES: usize = 16;
 /// Time after which an unused entry is closed.
 pub const IDLE: Duration = Duration::from_secs(10);
 /// Largest file whose content is kept.
@@ -199,6 +201,10 @@ struct Absent {
 struct Cache {
     entries: Vec<Entry>,
     absent: Vec<Absent>,
+    /// Hashes of the last paths found absent once, and where the next
+    /// goes: only a second miss is remembered with watches.
+    missed: [u64; MISSES],
+    next_miss: usize,
     watcher: Watching,
     /// Changes seen on this thread (inotify events, the server's writes).
     changes: u64,
@@ -217,6 +223,8 @@ thread_local! {
         RefCell::new(Cache {
             entries: Vec::new(),
             absent: Vec::new(),
+            missed: [0; MISSES],
+            next_miss: 0,
             watcher: Watching::Retry(None),
             changes: 0,
             writes: 0,
@@ -436,12 +444,25 @@ pub fn absent(root: &RootDir, rel: &str) -> bool {
 }
 
 /// Remember that `rel` under `root` does not exist (its lookup just said
-/// so), if its absence can be watched: a path nothing watches would need
-/// a system call to check, no cheaper than looking it up again.
+/// so), if it was missed recently already and its absence can be watched
+/// (a path nothing watches would need a system call to check, no cheaper
+/// than looking it up again). Setting the watches costs two or more
+/// system calls: paths asked for once (a scanner's) only leave a hash.
 pub fn insert_absent(root: &RootDir, rel: &str) {
     let now = Instant::now();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        let key = {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(root.id, rel), &mut h);
+            std::hash::Hasher::finish(&h)
+        };
+        if !c.missed.contains(&key) {
+            let next = c.next_miss;
+            c.missed[next] = key;
+            c.next_miss = (next + 1) % MISSES;
+            return;
+        }
         c.catch_up();
         c.forget_absent(|a| a.root == root.id && &*a.rel == rel);
         if c.absent.len() >= ABSENT_SLOTS

@@ -274,12 +274,14 @@ fn watches_go_with_the_last_entry_that_held_them() {
     });
 }
 
-/// Remember `rel` as absent and look it up at once. Other tests' threads
-/// may report a server write in between (which rightly forgets every
-/// absent path): tried again then, a few times.
+/// Miss `rel` twice (a first miss leaves only a hash) and look it up at
+/// once. Other tests' threads may report a server write in between
+/// (which rightly forgets every absent path): tried again then, a few
+/// times.
 fn remembered(root: &RootDir, rel: &str) -> bool {
     for _ in 0..10 {
         let writes = WRITES.load(Ordering::Acquire);
+        insert_absent(root, rel);
         insert_absent(root, rel);
         if absent(root, rel) {
             return true;
@@ -339,6 +341,26 @@ fn absent_paths_are_forgotten_at_the_servers_writes_and_in_time() {
         std::thread::sleep(watch::REVERIFY + Duration::from_millis(50));
         assert!(!absent(&root, "b"), "looked up again after REVERIFY");
         CACHE.with(|c| assert!(c.borrow().absent.is_empty()));
+    });
+}
+
+#[test]
+fn a_path_missed_once_is_not_remembered() {
+    on_runtime(async {
+        let d = tempfile::tempdir().unwrap();
+        let root = root_at(d.path());
+        insert_absent(&root, "once");
+        assert!(!absent(&root, "once"));
+        CACHE.with(|c| assert!(c.borrow().absent.is_empty()));
+        assert_eq!(held(), usize::MAX, "no inotify instance even made");
+        // Pushed out of the hashes by as many other misses.
+        for i in 0..MISSES {
+            insert_absent(&root, &i.to_string());
+        }
+        insert_absent(&root, "once");
+        assert!(!absent(&root, "once"));
+        insert_absent(&root, "once");
+        assert!(absent(&root, "once"), "missed twice in a row");
     });
 }
 
