@@ -154,7 +154,8 @@ async def mjpeg(b, base, out):
 
 async def signin(b, base, user, password):
     t = await b.tab(f"{base}/private/secret.html")
-    await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')",
+    await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')"
+                 " && document.readyState !== 'loading'",
                  "the redirect to the sign-in page")
     await t.act(f"document.getElementById('username').value = {json.dumps(user)};"
                 f" document.getElementById('password').value = {json.dumps(password)};"

@@ -33,13 +33,17 @@ spec.loader.exec_module(totp)
 
 async def flow(b, base, user, password):
     t = await b.tab(f"{base}/private/secret.html")
-    await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')",
+    await t.wait("location.pathname === '/signin.html' && !!document.getElementById('signin')"
+                 " && document.readyState !== 'loading'",
                  "the redirect to the password page")
     await t.act(f"document.getElementById('username').value = {json.dumps(user)};"
                 f" document.getElementById('password').value = {json.dumps(password)};"
                 " document.getElementById('redirect_uri').value = '/private/secret.html';"
                 " document.getElementById('signin').submit(); true")
-    await t.wait("location.pathname === '/totp.html' && !!document.getElementById('code')",
+    # Parsed to the end: the page's script, after the form, fills the user
+    # in (the form alone may be seen before it ran).
+    await t.wait("location.pathname === '/totp.html' && !!document.getElementById('code')"
+                 " && document.readyState !== 'loading'",
                  "the code page after the password")
     who = await t.eval("document.getElementById('username').value")
     if who != user:
