@@ -44,7 +44,9 @@ impl Log for Logger {
         };
         let w = sink.writer();
         let _ = if r.target() == "access" {
-            writeln!(w, "{}", r.args())
+            // The arguments as they are: `writeln!(w, "{}", …)` would
+            // format them inside another formatting.
+            w.write_fmt(*r.args()).and_then(|()| w.write_all(b"\n"))
         } else {
             writeln!(w, "marmoset: {}: {}", level_name(r.level()), r.args())
         };
