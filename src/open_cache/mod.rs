@@ -335,15 +335,10 @@ impl Cache {
     }
 
     /// Forget the absent paths `drop` picks, letting go of their watches.
-    fn forget_absent(&mut self, mut drop: impl FnMut(&Absent) -> bool) {
-        let mut i = 0;
-        while i < self.absent.len() {
-            if drop(&self.absent[i]) {
-                let a = self.absent.swap_remove(i);
-                self.release(Some(&a.watches));
-            } else {
-                i += 1;
-            }
+    fn forget_absent(&mut self, drop: impl FnMut(&mut Absent) -> bool) {
+        let gone: Vec<Absent> = self.absent.extract_if(.., drop).collect();
+        for a in gone {
+            self.release(Some(&a.watches));
         }
     }
 
@@ -449,7 +444,6 @@ pub fn absent(root: &RootDir, rel: &str) -> bool {
 /// than looking it up again). Setting the watches costs two or more
 /// system calls: paths asked for once (a scanner's) only leave a hash.
 pub fn insert_absent(root: &RootDir, rel: &str) {
-    let now = Instant::now();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let key = {
@@ -463,6 +457,7 @@ pub fn insert_absent(root: &RootDir, rel: &str) {
             c.next_miss = (next + 1) % MISSES;
             return;
         }
+        let now = Instant::now();
         c.catch_up();
         c.forget_absent(|a| a.root == root.id && &*a.rel == rel);
         if c.absent.len() >= ABSENT_SLOTS

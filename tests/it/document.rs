@@ -653,8 +653,8 @@ fn document_a_missing_file_is_served_once_created() {
     let r = doc("");
     let htdocs = r.dir.path().join("htdocs");
     for (path, dir) in [("/late.html", ""), ("/made/later/x.html", "made/later")] {
-        // Twice: the second 404 comes from the server's memory of the
-        // absence, which the file's creation must end.
+        // Twice: the second 404 makes the server remember the absence,
+        // which the file's creation must end.
         for _ in 0..2 {
             assert_eq!(get(&r.server, path, &[]).status, 404, "{path}");
         }
