@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::http09::{self, Start};
 use super::rewind::Rewind;
 use super::transport::{ConnFilter, Io, TlsAcceptor, TlsInfo};
+use super::upgrade::OnUpgrade;
 use super::{h1, h2};
 use crate::access_log;
 use crate::body::Body;
@@ -321,7 +322,9 @@ impl Conn {
         mut req: Request,
     ) -> impl Future<Output = (Response, &h1::Defaults)> + '_ {
         normalize_method(&mut req);
-        if req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT {
+        // Both engines mark a request that may upgrade (an `Upgrade`
+        // header, a CONNECT): a look at the extensions, not a header lookup.
+        if req.extensions().get::<OnUpgrade>().is_some() {
             req.extensions_mut().insert(self.hold.clone());
         }
         let (pipeline, defaults) = self.site.pipeline_for(&req);

@@ -31,21 +31,22 @@ pub use module::{
 
 use crate::body::Body;
 use crate::error::{HttpError, short_body};
-use crate::request_body::RequestBody;
 use crate::server_info::{HttpVersion, ServerInfo};
 
 /// A [`Step`]'s answer: taken as it is when known, awaited otherwise (see
 /// [`Step::known`]). A macro, as an `async fn` would hold the step again.
 macro_rules! settle {
-    ($step:expr) => {{
-        // Bound here, so that the step (which may borrow the context)
-        // ends before the caller's statement does.
-        let answer = match $step.known() {
-            Ok(answer) => answer,
-            Err(later) => later.await,
-        };
-        answer
-    }};
+    ($step:expr) => {
+        'settled: {
+            // The match ends before the await, so that the answer it holds
+            // (up to a whole request, given back) is not kept across it.
+            let later = match $step.known() {
+                Ok(answer) => break 'settled answer,
+                Err(later) => later,
+            };
+            later.await
+        }
+    };
 }
 
 /// Modules sorted by phase, built once.
@@ -116,9 +117,10 @@ impl Pipeline {
 
     /// Run `req` through every phase and return the finished response.
     ///
-    /// Not an `async fn`: an `async fn` stores its arguments twice in its
-    /// future (as captured and as moved into its body), and this future is
-    /// nested in every request's.
+    /// One future for all the phases: a nested one would hold the request
+    /// (or its head) once more, and its making and its answer would be
+    /// moved once more. Not an `async fn`, which stores its arguments
+    /// twice (as captured and as moved into its body).
     pub fn serve<'a>(
         &'a self,
         req: Request,
@@ -128,11 +130,45 @@ impl Pipeline {
         async move {
             let method = head.method.clone();
             let version = head.version;
-            let resp = match self.check(&head, ctx) {
-                Ok(()) => self.phases(head, body, ctx).await,
-                Err(e) => Err(e),
+            let answer = 'phases: {
+                if let Err(e) = self.check(&head, ctx) {
+                    break 'phases Err(e);
+                }
+                for m in &self.chain.preflight {
+                    if let Some(end) = ends(m.preflight(&head, ctx), ctx, m.name()) {
+                        break 'phases end;
+                    }
+                }
+                for m in &self.chain.authenticate {
+                    let flow = settle!(m.authenticate(&head, ctx));
+                    if let Some(end) = ends(flow, ctx, m.name()) {
+                        break 'phases end;
+                    }
+                }
+                for m in &self.chain.authorize {
+                    let flow = settle!(m.authorize(&head, ctx));
+                    if let Some(end) = ends(flow, ctx, m.name()) {
+                        break 'phases end;
+                    }
+                }
+                for m in &self.chain.route {
+                    if let Some(end) = ends(m.route(&head, ctx), ctx, m.name()) {
+                        break 'phases end;
+                    }
+                }
+                let mut req = Request::from_parts(head, body);
+                for m in &self.chain.handle {
+                    ctx.served_by = m.name();
+                    match settle!(m.handle(req, ctx)) {
+                        Ok(Handled::Served(r)) => break 'phases Ok(r),
+                        Ok(Handled::Declined(r)) => req = r,
+                        Err(e) => break 'phases Err(e),
+                    }
+                }
+                ctx.served_by = "";
+                Err(HttpError::not_found())
             };
-            let mut resp = match resp {
+            let mut resp = match answer {
                 Ok(resp) => resp,
                 Err(e) => self.failed(e, ctx),
             };
@@ -177,22 +213,22 @@ impl Pipeline {
             return Err(HttpError::new(StatusCode::URI_TOO_LONG));
         }
         // hyper bounds the whole head (request line included); the header
-        // block has its own, smaller limit.
-        let headers_len: usize = req
-            .headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum();
+        // block has its own, smaller limit. The same walk counts the Host
+        // lines (cheaper than a lookup in the map).
+        let (mut headers_len, mut hosts) = (0, 0);
+        for (n, v) in &req.headers {
+            headers_len += n.as_str().len() + v.len() + 4;
+            hosts += usize::from(n == http::header::HOST);
+        }
         if headers_len > self.max_headers {
             return Err(HttpError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several,
         // is refused; RFC 9110 §4.2.4: userinfo in an http(s) target is an
         // error.
-        let mut hosts = req.headers.get_all(http::header::HOST).iter();
-        match (hosts.next(), hosts.next()) {
-            (Some(_), Some(_)) => return Err(HttpError::bad_request("several Host headers")),
-            (None, _) if req.version == http::Version::HTTP_11 => {
+        match hosts {
+            2.. => return Err(HttpError::bad_request("several Host headers")),
+            0 if req.version == http::Version::HTTP_11 => {
                 return Err(HttpError::bad_request("missing Host header"));
             }
             _ => {}
@@ -206,51 +242,6 @@ impl Pipeline {
         }
         ctx.path = crate::path::normalize(req.uri.path()).map_err(HttpError::bad_request)?;
         Ok(())
-    }
-
-    /// Phases 1 to 5, in one future: every nested one would hold the
-    /// request (or its head) once more in the request's future. Not an
-    /// `async fn`, which would hold its arguments twice (see
-    /// [`Pipeline::serve`]).
-    #[allow(clippy::manual_async_fn)]
-    fn phases<'a>(
-        &'a self,
-        head: RequestHead,
-        body: RequestBody,
-        ctx: &'a mut RequestCtx,
-    ) -> impl Future<Output = Result<Response, HttpError>> + 'a {
-        async move {
-            for m in &self.chain.preflight {
-                if let Flow::Respond(r) = m.preflight(&head, ctx)? {
-                    return Ok(answered(r, ctx, m.name()));
-                }
-            }
-            for m in &self.chain.authenticate {
-                if let Flow::Respond(r) = settle!(m.authenticate(&head, ctx))? {
-                    return Ok(answered(r, ctx, m.name()));
-                }
-            }
-            for m in &self.chain.authorize {
-                if let Flow::Respond(r) = settle!(m.authorize(&head, ctx))? {
-                    return Ok(answered(r, ctx, m.name()));
-                }
-            }
-            for m in &self.chain.route {
-                if let Flow::Respond(r) = m.route(&head, ctx)? {
-                    return Ok(answered(r, ctx, m.name()));
-                }
-            }
-            let mut req = Request::from_parts(head, body);
-            for m in &self.chain.handle {
-                ctx.served_by = m.name();
-                match settle!(m.handle(req, ctx))? {
-                    Handled::Served(r) => return Ok(r),
-                    Handled::Declined(r) => req = r,
-                }
-            }
-            ctx.served_by = "";
-            Err(HttpError::not_found())
-        }
     }
 
     /// Default headers and `Date` (HTTP/2), the short body of bodiless errors and
@@ -296,9 +287,21 @@ impl Pipeline {
     }
 }
 
-fn answered(resp: Response, ctx: &mut RequestCtx, name: &'static str) -> Response {
-    ctx.served_by = name;
-    resp
+/// What a phase's answer means for the request: `None` to go on, else its
+/// end (the module's response, or its error).
+fn ends(
+    flow: Result<Flow, HttpError>,
+    ctx: &mut RequestCtx,
+    name: &'static str,
+) -> Option<Result<Response, HttpError>> {
+    match flow {
+        Ok(Flow::Continue) => None,
+        Ok(Flow::Respond(resp)) => {
+            ctx.served_by = name;
+            Some(Ok(resp))
+        }
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// A HEAD response keeps the length of the body it would have had.
