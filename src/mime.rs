@@ -31,55 +31,93 @@ use crate::pattern::PatternList;
 /// The type of files whose extension nothing maps.
 pub const FALLBACK: &str = "application/octet-stream";
 
-/// Built-in extensions (without the dot, lower case) and their types.
-/// The first block is Ouistiti's table, verbatim.
-// Header values made at compile time: a lookup clones one (a pointer and
-// a length) instead of checking the text again.
-static BUILTIN: [(&str, HeaderValue); 39] = [
-    ("text", v("text/plain")),
-    ("txt", v("text/plain")),
-    ("html", v("text/html")),
-    ("xhtml", v("text/html")),
-    ("htm", v("text/html")),
-    ("css", v("text/css")),
-    ("json", v("text/json")),
-    ("js", v("application/javascript")),
-    ("png", v("image/png")),
-    ("jpg", v("image/jpeg")),
-    ("jpeg", v("image/jpeg")),
-    // Not in Ouistiti: common in device web interfaces.
-    ("mjs", v("application/javascript")),
-    ("map", v("application/json")),
-    ("webmanifest", v("application/manifest+json")),
-    ("wasm", v("application/wasm")),
-    ("xml", v("application/xml")),
-    ("csv", v("text/csv")),
-    ("md", v("text/markdown")),
-    ("svg", v("image/svg+xml")),
-    ("ico", v("image/x-icon")),
-    ("gif", v("image/gif")),
-    ("webp", v("image/webp")),
-    ("avif", v("image/avif")),
-    ("bmp", v("image/bmp")),
-    ("woff", v("font/woff")),
-    ("woff2", v("font/woff2")),
-    ("ttf", v("font/ttf")),
-    ("otf", v("font/otf")),
-    ("pdf", v("application/pdf")),
-    ("zip", v("application/zip")),
-    ("gz", v("application/gzip")),
-    ("tar", v("application/x-tar")),
-    ("mp3", v("audio/mpeg")),
-    ("wav", v("audio/wav")),
-    ("ogg", v("audio/ogg")),
-    ("mp4", v("video/mp4")),
-    ("webm", v("video/webm")),
-    ("mjpeg", v("video/x-motion-jpeg")),
-    ("mjpg", v("video/x-motion-jpeg")),
-];
+/// Declares each built-in type once, as a header value made at compile
+/// time: a lookup clones one (a pointer and a length) instead of checking
+/// the text again.
+macro_rules! types {
+    ($($name:ident = $mime:literal;)*) => {
+        $(static $name: HeaderValue = HeaderValue::from_static($mime);)*
+    };
+}
 
-const fn v(mime: &'static str) -> HeaderValue {
-    HeaderValue::from_static(mime)
+types! {
+    TEXT_PLAIN = "text/plain";
+    TEXT_HTML = "text/html";
+    TEXT_CSS = "text/css";
+    TEXT_JSON = "text/json";
+    APPLICATION_JAVASCRIPT = "application/javascript";
+    IMAGE_PNG = "image/png";
+    IMAGE_JPEG = "image/jpeg";
+    APPLICATION_JSON = "application/json";
+    APPLICATION_MANIFEST_JSON = "application/manifest+json";
+    APPLICATION_WASM = "application/wasm";
+    APPLICATION_XML = "application/xml";
+    TEXT_CSV = "text/csv";
+    TEXT_MARKDOWN = "text/markdown";
+    IMAGE_SVG_XML = "image/svg+xml";
+    IMAGE_X_ICON = "image/x-icon";
+    IMAGE_GIF = "image/gif";
+    IMAGE_WEBP = "image/webp";
+    IMAGE_AVIF = "image/avif";
+    IMAGE_BMP = "image/bmp";
+    FONT_WOFF = "font/woff";
+    FONT_WOFF2 = "font/woff2";
+    FONT_TTF = "font/ttf";
+    FONT_OTF = "font/otf";
+    APPLICATION_PDF = "application/pdf";
+    APPLICATION_ZIP = "application/zip";
+    APPLICATION_GZIP = "application/gzip";
+    APPLICATION_X_TAR = "application/x-tar";
+    AUDIO_MPEG = "audio/mpeg";
+    AUDIO_WAV = "audio/wav";
+    AUDIO_OGG = "audio/ogg";
+    VIDEO_MP4 = "video/mp4";
+    VIDEO_WEBM = "video/webm";
+    VIDEO_X_MOTION_JPEG = "video/x-motion-jpeg";
+}
+
+/// The built-in type of an extension (without the dot, lower case):
+/// Ouistiti's table verbatim (`text`, `txt`, `html`, `xhtml`, `htm`, `css`,
+/// `json`, `js`, `png`, `jpg`, `jpeg`), and the types a device UI needs
+/// that it lacks. A `match`: the compiler picks by length and compares
+/// whole words, where a walk through a table compared entry by entry.
+fn builtin_type(ext: &[u8]) -> Option<&'static HeaderValue> {
+    Some(match ext {
+        b"text" | b"txt" => &TEXT_PLAIN,
+        b"html" | b"xhtml" | b"htm" => &TEXT_HTML,
+        b"css" => &TEXT_CSS,
+        b"json" => &TEXT_JSON,
+        b"js" | b"mjs" => &APPLICATION_JAVASCRIPT,
+        b"png" => &IMAGE_PNG,
+        b"jpg" | b"jpeg" => &IMAGE_JPEG,
+        b"map" => &APPLICATION_JSON,
+        b"webmanifest" => &APPLICATION_MANIFEST_JSON,
+        b"wasm" => &APPLICATION_WASM,
+        b"xml" => &APPLICATION_XML,
+        b"csv" => &TEXT_CSV,
+        b"md" => &TEXT_MARKDOWN,
+        b"svg" => &IMAGE_SVG_XML,
+        b"ico" => &IMAGE_X_ICON,
+        b"gif" => &IMAGE_GIF,
+        b"webp" => &IMAGE_WEBP,
+        b"avif" => &IMAGE_AVIF,
+        b"bmp" => &IMAGE_BMP,
+        b"woff" => &FONT_WOFF,
+        b"woff2" => &FONT_WOFF2,
+        b"ttf" => &FONT_TTF,
+        b"otf" => &FONT_OTF,
+        b"pdf" => &APPLICATION_PDF,
+        b"zip" => &APPLICATION_ZIP,
+        b"gz" => &APPLICATION_GZIP,
+        b"tar" => &APPLICATION_X_TAR,
+        b"mp3" => &AUDIO_MPEG,
+        b"wav" => &AUDIO_WAV,
+        b"ogg" => &AUDIO_OGG,
+        b"mp4" => &VIDEO_MP4,
+        b"webm" => &VIDEO_WEBM,
+        b"mjpeg" | b"mjpg" => &VIDEO_X_MOTION_JPEG,
+        _ => return None,
+    })
 }
 
 /// The extension → type table of a running server.
@@ -148,16 +186,12 @@ fn extension(file_name: &str) -> Option<&str> {
 }
 
 fn builtin(ext: &str) -> Option<&'static HeaderValue> {
-    // Lowered once into a small buffer, then plain comparisons (length
-    // first): no built-in extension is longer.
+    // Lowered once into a small buffer: no built-in extension is longer.
     let mut lower = [0u8; 12];
     let lower = lower.get_mut(..ext.len())?;
     lower.copy_from_slice(ext.as_bytes());
     lower.make_ascii_lowercase();
-    BUILTIN
-        .iter()
-        .find(|(e, _)| e.as_bytes() == lower)
-        .map(|(_, v)| v)
+    builtin_type(lower)
 }
 
 #[cfg(test)]
