@@ -210,25 +210,40 @@ pub(super) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
 pub struct Defaults {
     map: HeaderMap,
     lines: Box<[u8]>,
+    /// One bit per default name ([`name_bit`]): most response headers are
+    /// known not to be defaults without comparing them with each.
+    bits: u64,
 }
 
 impl Defaults {
     /// The headers of `map`, written after every response that lacks them.
     pub fn new(map: &HeaderMap) -> Defaults {
         let mut lines = Vec::new();
+        let mut bits = 0;
         for (name, value) in map {
             push_line(&mut lines, name, value);
+            bits |= name_bit(name);
         }
         Defaults {
             map: map.clone(),
             lines: lines.into(),
+            bits,
         }
     }
 
     /// Whether `name` is one of them (a handful: compared, not hashed).
     fn has(&self, name: &HeaderName) -> bool {
-        self.map.keys().any(|d| d == name)
+        self.bits & name_bit(name) != 0 && self.map.keys().any(|d| d == name)
     }
+}
+
+/// A bit chosen by the name's length and its first and last letters: the
+/// default names and the usual response headers fall on different bits.
+fn name_bit(name: &HeaderName) -> u64 {
+    let b = name.as_str().as_bytes();
+    let (first, last) = (b.first().copied(), b.last().copied());
+    let n = b.len() + usize::from(first.unwrap_or(0)) + usize::from(last.unwrap_or(0));
+    1 << (n % 64)
 }
 
 /// Append a status line, `headers`, the framing header the engine chose
