@@ -90,6 +90,14 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
         Some(r) => range::parse(r.as_bytes(), size),
         None => RangeDecision::Full,
     };
+    let content = match (&decision, open.content) {
+        // Held whole in memory: those bytes are the body, no range to keep.
+        (RangeDecision::Full, Some(whole)) if whole.len() as u64 == size => {
+            *resp.body_mut() = Body::full(whole);
+            return resp;
+        }
+        (_, content) => content,
+    };
     let segments = match decision {
         RangeDecision::Full => vec![
             ByteRange {
@@ -101,7 +109,7 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
         RangeDecision::Unsatisfiable => return unsatisfiable(resp, size),
         RangeDecision::Partial(parts) => partial(&mut resp, &parts, size, &ctype),
     };
-    *resp.body_mut() = Body::cached_file(open.file, open.content, segments);
+    *resp.body_mut() = Body::cached_file(open.file, content, segments);
     resp
 }
 
