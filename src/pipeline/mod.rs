@@ -130,29 +130,31 @@ impl Pipeline {
         async move {
             let method = head.method.clone();
             let version = head.version;
-            let answer = 'phases: {
+            // The response is made where the phases end: no `Result` to
+            // unwrap and move it out of afterwards.
+            let mut resp = 'phases: {
                 if let Err(e) = self.check(&head, ctx) {
-                    break 'phases Err(e);
+                    break 'phases self.failed(e, ctx);
                 }
                 for m in &self.chain.preflight {
-                    if let Some(end) = ends(m.preflight(&head, ctx), ctx, m.name()) {
+                    if let Some(end) = self.ends(m.preflight(&head, ctx), ctx, m.name()) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.authenticate {
                     let flow = settle!(m.authenticate(&head, ctx));
-                    if let Some(end) = ends(flow, ctx, m.name()) {
+                    if let Some(end) = self.ends(flow, ctx, m.name()) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.authorize {
                     let flow = settle!(m.authorize(&head, ctx));
-                    if let Some(end) = ends(flow, ctx, m.name()) {
+                    if let Some(end) = self.ends(flow, ctx, m.name()) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.route {
-                    if let Some(end) = ends(m.route(&head, ctx), ctx, m.name()) {
+                    if let Some(end) = self.ends(m.route(&head, ctx), ctx, m.name()) {
                         break 'phases end;
                     }
                 }
@@ -160,17 +162,13 @@ impl Pipeline {
                 for m in &self.chain.handle {
                     ctx.served_by = m.name();
                     match settle!(m.handle(req, ctx)) {
-                        Ok(Handled::Served(r)) => break 'phases Ok(r),
+                        Ok(Handled::Served(r)) => break 'phases r,
                         Ok(Handled::Declined(r)) => req = r,
-                        Err(e) => break 'phases Err(e),
+                        Err(e) => break 'phases self.failed(e, ctx),
                     }
                 }
                 ctx.served_by = "";
-                Err(HttpError::not_found())
-            };
-            let mut resp = match answer {
-                Ok(resp) => resp,
-                Err(e) => self.failed(e, ctx),
+                self.failed(HttpError::not_found(), ctx)
             };
             // Each rewrite moves the response; most chains have none.
             if !self.chain.rewrite.is_empty() {
@@ -182,6 +180,24 @@ impl Pipeline {
             }
             self.finish(&mut resp, &method, version);
             resp
+        }
+    }
+
+    /// What a phase's answer means for the request: `None` to go on, else
+    /// its response (the module's own, or the one for its error).
+    fn ends(
+        &self,
+        flow: Result<Flow, HttpError>,
+        ctx: &mut RequestCtx,
+        name: &'static str,
+    ) -> Option<Response> {
+        match flow {
+            Ok(Flow::Continue) => None,
+            Ok(Flow::Respond(resp)) => {
+                ctx.served_by = name;
+                Some(resp)
+            }
+            Err(e) => Some(self.failed(e, ctx)),
         }
     }
 
@@ -287,22 +303,6 @@ impl Pipeline {
     }
 }
 
-/// What a phase's answer means for the request: `None` to go on, else its
-/// end (the module's response, or its error).
-fn ends(
-    flow: Result<Flow, HttpError>,
-    ctx: &mut RequestCtx,
-    name: &'static str,
-) -> Option<Result<Response, HttpError>> {
-    match flow {
-        Ok(Flow::Continue) => None,
-        Ok(Flow::Respond(resp)) => {
-            ctx.served_by = name;
-            Some(Ok(resp))
-        }
-        Err(e) => Some(Err(e)),
-    }
-}
 
 /// A HEAD response keeps the length of the body it would have had.
 fn strip_body(resp: &mut Response) {
