@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::{Method, StatusCode, Version};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -303,10 +304,11 @@ impl Conn {
         Box::pin(h2::serve(io, dispatch, self.site.limits.max_body, shutdown)).await;
     }
 
-    /// Run the pipeline for one request, with panics contained and the
-    /// access line written. Contained only where panics unwind: built with
-    /// `panic = "abort"` (the `release-small` profile) a panic ends the
-    /// process before `catch_unwind` sees it.
+    /// Run the pipeline for one request; the pipeline writes its access
+    /// line and answers a module's panic with a 500. A panic elsewhere in
+    /// the pipeline is contained here (500 too, no access line).
+    /// Contained only where panics unwind: built with `panic = "abort"`
+    /// (the `release-small` profile) a panic ends the process first.
     fn dispatch(&self, req: Request) -> impl Future<Output = Response> + '_ {
         self.dispatch_h1(req).map(|(resp, _)| resp)
     }
@@ -314,9 +316,9 @@ impl Conn {
     /// As [`Conn::dispatch`], with the default headers of the server (or
     /// virtual host) that answered: the HTTP/1 engine writes them itself.
     ///
-    /// Not an `async fn`, which would store the request twice in its
-    /// future (as captured and as moved into its body); what needs no
-    /// waiting is done before the future is made.
+    /// The pipeline's future is made here, before any await, and given
+    /// the request and its context: an `async` block here would hold them
+    /// once more beside that future.
     fn dispatch_h1(
         &self,
         mut req: Request,
@@ -333,33 +335,21 @@ impl Conn {
         // Boxed: 200 bytes the request's future would carry even with the
         // access log off.
         let line = access_log::enabled().then(|| Box::new(access_log::RequestLine::of(&req)));
-        let refused =
-            pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09;
-        async move {
-            let resp = if refused {
-                status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
-            } else {
-                match AssertUnwindSafe(pipeline.serve(req, &mut ctx))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(resp) => resp,
-                    Err(_) => {
-                        log::error!(
-                            "{} {}: panic in module `{}`",
-                            self.peer,
-                            ctx.path,
-                            ctx.served_by
-                        );
-                        status_only(StatusCode::INTERNAL_SERVER_ERROR)
-                    }
-                }
-            };
+        if pipeline.info().version == HttpVersion::Http09 && req.version() != Version::HTTP_09 {
+            let resp = status_only(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
             if let Some(line) = line {
                 access_log::write(&line, &ctx, &resp);
             }
-            (resp, defaults)
+            return Either::Right(std::future::ready((resp, defaults)));
         }
+        let serving = AssertUnwindSafe(pipeline.serve(req, ctx, line)).catch_unwind();
+        Either::Left(serving.map(move |served| {
+            let resp = served.unwrap_or_else(|_| {
+                log::error!("{}: panic while serving a request", self.peer);
+                status_only(StatusCode::INTERNAL_SERVER_ERROR)
+            });
+            (resp, defaults)
+        }))
     }
 
     async fn simple<I: Io>(&self, io: &mut I, method: String, target: String) {

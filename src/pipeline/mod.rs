@@ -18,7 +18,10 @@
 pub mod ctx;
 pub mod module;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue};
 use http::{Method, StatusCode, Version};
@@ -29,22 +32,29 @@ pub use module::{
     BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response, RootPath, Step,
 };
 
+use crate::access_log::{self, RequestLine};
 use crate::body::Body;
 use crate::error::{HttpError, short_body};
 use crate::server_info::{HttpVersion, ServerInfo};
 
-/// A [`Step`]'s answer: taken as it is when known, awaited otherwise (see
-/// [`Step::known`]). A macro, as an `async fn` would hold the step again.
+/// Run a module's [`Step`]: `settle!(m, ctx, |ctx| m.handle(req, ctx))`.
+/// Its answer is taken as it is when known, awaited otherwise (see
+/// [`Step::known`]); a panic in the module, while it makes the step or
+/// while the step runs, becomes a 500 naming it. A macro, as an
+/// `async fn` would hold the step again.
 macro_rules! settle {
-    ($step:expr) => {
+    ($m:expr, $ctx:expr, |$c:ident| $call:expr) => {
         'settled: {
             // The match ends before the await, so that the answer it holds
             // (up to a whole request, given back) is not kept across it.
-            let later = match $step.known() {
+            let later = match start($m.name(), $ctx, |$c| $call) {
                 Ok(answer) => break 'settled answer,
                 Err(later) => later,
             };
-            later.await
+            match AssertUnwindSafe(later).catch_unwind().await {
+                Ok(answer) => answer,
+                Err(_) => Err(panicked($m.name())),
+            }
         }
     };
 }
@@ -121,13 +131,15 @@ impl Pipeline {
     /// (or its head) once more, and its making and its answer would be
     /// moved once more. Not an `async fn`, which stores its arguments
     /// twice (as captured and as moved into its body).
-    pub fn serve<'a>(
-        &'a self,
+    pub fn serve(
+        &self,
         req: Request,
-        ctx: &'a mut RequestCtx,
-    ) -> impl Future<Output = Response> + 'a {
+        mut ctx: RequestCtx,
+        line: Option<Box<RequestLine>>,
+    ) -> impl Future<Output = Response> + '_ {
         let (head, body) = req.into_parts();
         async move {
+            let ctx = &mut ctx;
             let method = head.method.clone();
             let version = head.version;
             // The response is made where the phases end: no `Result` to
@@ -137,31 +149,37 @@ impl Pipeline {
                     break 'phases self.failed(e, ctx);
                 }
                 for m in &self.chain.preflight {
-                    if let Some(end) = self.ends(m.preflight(&head, ctx), ctx, m.name()) {
+                    if let Some(end) = self.ends(
+                        contained(m.name(), || m.preflight(&head, ctx)),
+                        ctx,
+                        m.name(),
+                    ) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.authenticate {
-                    let flow = settle!(m.authenticate(&head, ctx));
+                    let flow = settle!(m, ctx, |ctx| m.authenticate(&head, ctx));
                     if let Some(end) = self.ends(flow, ctx, m.name()) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.authorize {
-                    let flow = settle!(m.authorize(&head, ctx));
+                    let flow = settle!(m, ctx, |ctx| m.authorize(&head, ctx));
                     if let Some(end) = self.ends(flow, ctx, m.name()) {
                         break 'phases end;
                     }
                 }
                 for m in &self.chain.route {
-                    if let Some(end) = self.ends(m.route(&head, ctx), ctx, m.name()) {
+                    if let Some(end) =
+                        self.ends(contained(m.name(), || m.route(&head, ctx)), ctx, m.name())
+                    {
                         break 'phases end;
                     }
                 }
                 let mut req = Request::from_parts(head, body);
                 for m in &self.chain.handle {
                     ctx.served_by = m.name();
-                    match settle!(m.handle(req, ctx)) {
+                    match settle!(m, ctx, |ctx| m.handle(req, ctx)) {
                         Ok(Handled::Served(r)) => break 'phases r,
                         Ok(Handled::Declined(r)) => req = r,
                         Err(e) => break 'phases self.failed(e, ctx),
@@ -171,14 +189,16 @@ impl Pipeline {
                 self.failed(HttpError::not_found(), ctx)
             };
             // Each rewrite moves the response; most chains have none.
-            if !self.chain.rewrite.is_empty() {
-                resp = self
-                    .chain
-                    .rewrite
-                    .iter()
-                    .fold(resp, |r, m| m.rewrite(r, ctx));
+            for m in &self.chain.rewrite {
+                resp = match catch_unwind(AssertUnwindSafe(|| m.rewrite(resp, ctx))) {
+                    Ok(resp) => resp,
+                    Err(_) => self.failed(panicked(m.name()), ctx),
+                };
             }
             self.finish(&mut resp, &method, version);
+            if let Some(line) = line {
+                access_log::write(&line, ctx, &resp);
+            }
             resp
         }
     }
@@ -303,7 +323,6 @@ impl Pipeline {
     }
 }
 
-
 /// A HEAD response keeps the length of the body it would have had.
 fn strip_body(resp: &mut Response) {
     if let Some(n) = resp.body().size_hint().exact()
@@ -314,4 +333,30 @@ fn strip_body(resp: &mut Response) {
             .insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
     *resp.body_mut() = Body::empty();
+}
+
+/// Make a module's step where a panic cannot escape: its answer when it
+/// is known, else the future to await.
+fn start<'a, T>(
+    name: &'static str,
+    ctx: &'a mut RequestCtx,
+    step: impl FnOnce(&'a mut RequestCtx) -> Step<'a, Result<T, HttpError>>,
+) -> Result<Result<T, HttpError>, BoxFuture<'a, Result<T, HttpError>>> {
+    match catch_unwind(AssertUnwindSafe(move || step(ctx))) {
+        Ok(step) => step.known(),
+        Err(_) => Ok(Err(panicked(name))),
+    }
+}
+
+/// Call a module where it cannot wait, a panic becoming a 500 naming it.
+fn contained<T>(
+    name: &'static str,
+    call: impl FnOnce() -> Result<T, HttpError>,
+) -> Result<T, HttpError> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| Err(panicked(name)))
+}
+
+/// The error a module's panic becomes: a 500, logged with the module's name.
+fn panicked(name: &'static str) -> HttpError {
+    HttpError::internal(format!("panic in module `{name}`"))
 }
