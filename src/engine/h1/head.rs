@@ -17,9 +17,10 @@ const MAX_HEADERS: usize = 100;
 /// Header fields located without a heap allocation.
 const INLINE_SPANS: usize = 32;
 
-/// Offset and length of a piece of the head.
+/// Offset and length of a piece of the head: `u32`, so that the inline
+/// table is half the size (it is zeroed for every request).
 #[derive(Clone, Copy)]
-struct Span(usize, usize);
+struct Span(u32, u32);
 
 /// A parsed request head.
 pub(super) struct Head {
@@ -52,13 +53,14 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         // Including an unknown version: `GET /a b HTTP/1.1` fails there too.
         Err(_) => return Err(StatusCode::BAD_REQUEST),
     };
-    if len > max_head {
+    if len > max_head || u32::try_from(len).is_err() {
         return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     }
     // Where everything lies in the head, so that the head can be frozen
     // and each value shared from it. Usual heads fit the inline spans.
     let base = rbuf.as_ptr() as usize;
-    let at = |s: &[u8]| Span(s.as_ptr() as usize - base, s.len());
+    // Within the head, whose length fits in `u32` (checked above).
+    let at = |s: &[u8]| Span((s.as_ptr() as usize - base) as u32, s.len() as u32);
     let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| StatusCode::BAD_REQUEST)?;
     let target = at(req.path.unwrap_or("").as_bytes());
@@ -80,14 +82,14 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         *span = (at(h.name.as_bytes()), at(h.value));
     }
     let head = rbuf.split_to(len).freeze();
-    let slice = |Span(start, n): Span| head.slice(start..start + n);
+    let slice = |Span(start, n): Span| head.slice(start as usize..(start + n) as usize);
 
     // The fields the engine itself reads are noticed here, while the map
     // is built, rather than looked up in it afterwards.
     let mut seen = Seen::default();
     let mut headers = HeaderMap::with_capacity(count);
     for &(name, value) in spans.iter() {
-        let name = HeaderName::from_bytes(&head[name.0..name.0 + name.1])
+        let name = HeaderName::from_bytes(&head[name.0 as usize..(name.0 + name.1) as usize])
             .map_err(|_| StatusCode::BAD_REQUEST)?;
         seen.note(&name);
         let value =
