@@ -360,3 +360,6 @@ fn contained<T>(
 fn panicked(name: &'static str) -> HttpError {
     HttpError::internal(format!("panic in module `{name}`"))
 }
+
+#[cfg(test)]
+mod tests;
