@@ -104,3 +104,18 @@ pub struct ServerInfo {
     /// Headers added first to every pipeline response.
     pub default_headers: HeaderMap,
 }
+
+#[cfg(test)]
+impl ServerInfo {
+    /// `test.local`, plain HTTP/1.1 on port 80, no default headers.
+    pub(crate) fn for_tests() -> ServerInfo {
+        ServerInfo {
+            hostname: "test.local".into(),
+            service: "www".into(),
+            port: 80,
+            tls: false,
+            version: HttpVersion::Http11,
+            default_headers: HeaderMap::new(),
+        }
+    }
+}

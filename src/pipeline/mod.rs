@@ -125,7 +125,9 @@ impl Pipeline {
         &self.info
     }
 
-    /// Run `req` through every phase and return the finished response.
+    /// Run `req` through every phase with `ctx` and return the finished
+    /// response; its access line is written when `line` is given. A
+    /// module's panic becomes a 500 naming the module.
     ///
     /// One future for all the phases: a nested one would hold the request
     /// (or its head) once more, and its making and its answer would be

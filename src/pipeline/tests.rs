@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use http::header::HeaderMap;
-
 use crate::request_body::RequestBody;
 
 use super::*;
@@ -76,20 +74,14 @@ impl Module for Serves {
     }
 }
 
-fn info() -> Arc<ServerInfo> {
-    Arc::new(ServerInfo {
-        hostname: "test.local".into(),
-        service: "www".into(),
-        port: 80,
-        tls: false,
-        version: HttpVersion::Http11,
-        default_headers: HeaderMap::new(),
-    })
-}
-
 /// The status `GET /` gets through `modules`.
 async fn status(modules: Vec<Arc<dyn Module>>) -> StatusCode {
-    let pipeline = Pipeline::new(info(), Chain::new(modules), 1024, 8192);
+    let pipeline = Pipeline::new(
+        Arc::new(ServerInfo::for_tests()),
+        Chain::new(modules),
+        1024,
+        8192,
+    );
     let req = http::Request::get("/")
         .header(http::header::HOST, "test.local")
         .body(RequestBody::empty())

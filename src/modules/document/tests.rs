@@ -12,7 +12,7 @@ use crate::config::value::Span;
 use crate::config::{Diagnostics, Section};
 use crate::pipeline::User;
 use crate::request_body::RequestBody;
-use crate::server_info::{HttpVersion, ServerInfo};
+use crate::server_info::ServerInfo;
 
 fn span() -> Span {
     Span {
@@ -25,18 +25,7 @@ fn span() -> Span {
 fn env() -> BuildEnv {
     BuildEnv {
         mime: Arc::new(MimeTable::default()),
-        server: Arc::new(server()),
-    }
-}
-
-fn server() -> ServerInfo {
-    ServerInfo {
-        hostname: "test.local".into(),
-        service: "www".into(),
-        port: 80,
-        tls: false,
-        version: HttpVersion::Http11,
-        default_headers: HeaderMap::new(),
+        server: Arc::new(ServerInfo::for_tests()),
     }
 }
 
@@ -112,7 +101,7 @@ async fn call_as(
     }
     let req = b.body(RequestBody::empty()).unwrap();
     let addr = "127.0.0.1:1".parse().unwrap();
-    let mut ctx = RequestCtx::new(Arc::new(server()), addr, addr);
+    let mut ctx = RequestCtx::new(Arc::new(ServerInfo::for_tests()), addr, addr);
     ctx.path = crate::path::normalize(req.uri().path()).unwrap();
     ctx.user = user.cloned().map(Arc::new);
     match doc.handle(req, &mut ctx).await {
