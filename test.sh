@@ -13,6 +13,9 @@ done
 for pkg in python3-dev python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
 done
+# h2load (nghttp2-client): multiplexed HTTP/2 by prior knowledge, which
+# curl's connection reuse gets wrong.
+command -v h2load >/dev/null 2>&1 || need_apt="$need_apt nghttp2-client"
 # node and npm: the OpenID provider of the auth_oidc tests.
 command -v npm >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
 if [ -n "$need_apt" ]; then

@@ -273,6 +273,145 @@ fn tls_http2_by_alpn_serves_the_same_bytes() {
     assert_eq!(String::from_utf8_lossy(&h1.stdout), "hello world\n\n1.1");
 }
 
+/// Files of sizes around HTTP/2's frame and the server's write-buffer
+/// bounds, in `htdocs/h2/`; their names.
+fn h2_files(dir: &Path) -> Vec<String> {
+    let root = dir.join("htdocs/h2");
+    std::fs::create_dir_all(&root).unwrap();
+    let sizes = [0, 1, 255, 1024, 5000, 16383, 16384, 16385, 40000, 1 << 20];
+    sizes
+        .iter()
+        .map(|&size| {
+            let name = format!("f{size}.bin");
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            std::fs::write(root.join(&name), bytes).unwrap();
+            name
+        })
+        .collect()
+}
+
+/// curl fetches every file three times at once over one HTTP/2
+/// connection (`--parallel`, multiplexed); each copy must match.
+fn h2_fetch_all(server: &TestServer, base: &str, files: &[String], extra: &[&str]) {
+    let out_dir = server.dir.join("got");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&server.dir)
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--parallel",
+            "--parallel-max",
+            "30",
+        ])
+        .args(extra)
+        .args(["-w", "%{http_version} %{num_connects}\n"]);
+    for round in 0..3 {
+        for name in files {
+            cmd.arg("-o")
+                .arg(out_dir.join(format!("{round}-{name}")))
+                .arg(format!("{base}/h2/{name}"));
+        }
+    }
+    let out = cmd.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // curl reports the version of the transfer that connected; thirty
+    // transfers at once on one connection are multiplexed streams.
+    assert!(
+        report.lines().any(|l| l == "2 1"),
+        "no HTTP/2 connection:\n{report}"
+    );
+    let connects = report.lines().filter(|l| !l.ends_with(" 0")).count();
+    assert_eq!(
+        connects, 1,
+        "the streams did not share one connection:\n{report}"
+    );
+    for round in 0..3 {
+        for name in files {
+            let want = std::fs::read(server.dir.join("htdocs/h2").join(name)).unwrap();
+            let got = std::fs::read(out_dir.join(format!("{round}-{name}"))).unwrap();
+            assert!(
+                got == want,
+                "{name} (round {round}): {} bytes, want {}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+}
+
+/// The HTTP/2 connection gathers its writes: many streams of every size
+/// at once still get their own bytes, whole and in order.
+#[test]
+fn tls_http2_parallel_streams_of_all_sizes_arrive_whole() {
+    let dir = site();
+    pki(dir.path(), "dev.example.org");
+    let files = h2_files(dir.path());
+    let server = TestServer::start(
+        dir.path(),
+        &tls_conf("crtfile = \"dev.example.org.crt\"; keyfile = \"dev.example.org.key\";"),
+        &[],
+    );
+    let base = format!("https://dev.example.org:{}", server.addr.port());
+    let resolve = format!("dev.example.org:{}:127.0.0.1", server.addr.port());
+    h2_fetch_all(
+        &server,
+        &base,
+        &files,
+        &["--http2", "--cacert", "ca.crt", "--resolve", &resolve],
+    );
+}
+
+/// The same on a plain port whose `version` is `HTTP/2` (prior knowledge),
+/// by h2load (curl 7.88 cannot reuse a prior-knowledge connection): thirty
+/// streams at once on one connection, each file three times; every
+/// request succeeds and the body bytes add up.
+#[test]
+fn http2_prior_knowledge_parallel_streams_arrive_whole() {
+    let dir = site();
+    let files = h2_files(dir.path());
+    let server = TestServer::start(
+        dir.path(),
+        "servers = ({ port = 0; addr = \"127.0.0.1\"; version = \"HTTP/2\";\n document = { docroot = \"htdocs\"; }; });\n",
+        &[],
+    );
+    let root = dir.path().join("htdocs/h2");
+    let want: u64 = files
+        .iter()
+        .map(|f| 3 * std::fs::metadata(root.join(f)).unwrap().len())
+        .sum();
+    let out = Command::new("h2load")
+        .args(["-c1", "-m30", "-n", &(3 * files.len()).to_string()])
+        .args(
+            files
+                .iter()
+                .map(|f| format!("http://127.0.0.1:{}/h2/{f}", server.addr.port())),
+        )
+        .output()
+        .expect("h2load (Debian nghttp2-client; test.sh installs it)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let done = format!("{n} succeeded, 0 failed", n = 3 * files.len());
+    assert!(report.contains(&done), "{report}");
+    let data = report
+        .lines()
+        .find(|l| l.starts_with("traffic:"))
+        .and_then(|l| {
+            l.rsplit_once(") data")?
+                .0
+                .rsplit_once('(')?
+                .1
+                .parse::<u64>()
+                .ok()
+        });
+    assert_eq!(data, Some(want), "{report}");
+}
+
 /// HTTP/1 writes the server's default headers in its encoder, hyper's
 /// HTTP/2 gets them in the header map: both must carry the same ones, once.
 #[test]

@@ -2,10 +2,15 @@
 //! when ALPN chose `h2`, or on a plain port by prior knowledge when the
 //! server's `version` is `HTTP/2`. The same pipeline as HTTP/1: hyper's
 //! request body and upgrade are adapted here, so nothing else in marmoset
-//! knows hyper.
+//! knows hyper. The connection's writes are gathered ([`coalesce`]) and
+//! sent once per turn of the connection.
+
+mod coalesce;
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -42,17 +47,34 @@ pub async fn serve<I, F, Fut>(
         let exchange = Box::pin(dispatch(adapt(req, max_body)));
         async move { Ok::<_, Infallible>(exchange.await) }
     });
-    let conn = http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        // RFC 8441: WebSocket over HTTP/2 (the `websocket` module).
-        .enable_connect_protocol()
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => { log_end(r); return; }
-        _ = shutdown.changed() => conn.as_mut().graceful_shutdown(),
+    let (stream, sender) = coalesce::gather(io);
+    let mut conn = pin!(
+        http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            // RFC 8441: WebSocket over HTTP/2 (the `websocket` module).
+            .enable_connect_protocol()
+            .serve_connection(TokioIo::new(stream), service)
+    );
+    let mut stop = pin!(shutdown.changed());
+    let mut stopping = false;
+    let end = poll_fn(|cx| {
+        if !stopping && stop.as_mut().poll(cx).is_ready() {
+            // A GOAWAY lets in-flight streams finish.
+            stopping = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        let turn = conn.as_mut().poll(cx);
+        if turn.is_pending()
+            && let Poll::Ready(Err(e)) = sender.poll_send(cx)
+        {
+            return Poll::Ready(Err(e.to_string()));
+        }
+        turn.map_err(|e| e.to_string())
+    })
+    .await;
+    if let Err(e) = end {
+        log::debug!("h2 connection: {e}");
     }
-    log_end(conn.await);
 }
 
 /// hyper's request as marmoset's: the body boxed behind [`RequestBody`],
@@ -75,10 +97,4 @@ fn adapt(mut req: hyper::Request<Incoming>, max_body: u64) -> Request {
     }
     let body = RequestBody::from_boxed(Box::pin(body.map_err(Into::into)), max_body);
     Request::from_parts(parts, body)
-}
-
-fn log_end(r: Result<(), hyper::Error>) {
-    if let Err(e) = r {
-        log::debug!("h2 connection: {e}");
-    }
 }
