@@ -342,8 +342,14 @@ impl Writer {
                 }
                 return Poll::Ready(Ok(()));
             }
-            let slices = [IoSlice::new(out), IoSlice::new(chunk)];
-            let n = ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices))?;
+            // One buffer: a plain `send`, which the kernel takes with less
+            // work than a `writev` (no vector to import and check).
+            let n = if chunk.is_empty() {
+                ready!(Pin::new(&mut *io).poll_write(cx, out))?
+            } else {
+                let slices = [IoSlice::new(out), IoSlice::new(chunk)];
+                ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
