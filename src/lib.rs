@@ -53,6 +53,7 @@ pub mod pipeline;
 pub mod request_body;
 pub mod resolve;
 pub mod server_info;
+pub mod spare_map;
 pub mod uri_filter;
 
 pub use body::{Body, BodySender};

@@ -87,7 +87,7 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
     // The fields the engine itself reads are noticed here, while the map
     // is built, rather than looked up in it afterwards.
     let mut seen = Seen::default();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = crate::spare_map::take(count);
     for &(name, value) in spans.iter() {
         let name = HeaderName::from_bytes(&head[name.0 as usize..(name.0 + name.1) as usize])
             .map_err(|_| StatusCode::BAD_REQUEST)?;

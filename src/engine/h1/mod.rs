@@ -370,7 +370,9 @@ impl<I: Io + 'static> Conn<I> {
             });
 
             let defer = keep && !upgrading;
-            let mut writer = Writer::new(framing, resp.into_body());
+            let (parts, body) = resp.into_parts();
+            crate::spare_map::give(parts.headers);
+            let mut writer = Writer::new(framing, body);
             let written = poll_fn(|cx| {
                 if let Some(d) = driver.as_mut() {
                     let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, false);

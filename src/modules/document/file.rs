@@ -47,13 +47,12 @@ pub fn respond(req: &Request, served: Served<'_>, mime: &MimeTable) -> Response 
     let size = open.meta.len();
     let validators = Validators::of(&open.meta);
     let mut resp = Response::new(Body::empty());
-    // Room for all of them: one allocation.
-    resp.headers_mut()
-        .reserve(if req.version() == http::Version::HTTP_2 {
-            RESPONSE_HEADERS_H2
-        } else {
-            RESPONSE_HEADERS
-        });
+    // Room for all of them: one allocation, or none with a spare map.
+    *resp.headers_mut() = crate::spare_map::take(if req.version() == http::Version::HTTP_2 {
+        RESPONSE_HEADERS_H2
+    } else {
+        RESPONSE_HEADERS
+    });
     // Every decision the validators take part in is made before they
     // move into the headers.
     let asks = Asks::of(req.headers());

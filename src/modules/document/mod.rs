@@ -284,7 +284,11 @@ impl Module for Document {
             .scope(ctx)
             .and_then(|scope| self.serve(&req, &ctx.path, &scope));
         Step::now(match served {
-            Ok(Some(resp)) => Ok(Handled::Served(resp)),
+            Ok(Some(resp)) => {
+                // The request is done with: its map serves the next head.
+                crate::spare_map::give(req.into_parts().0.headers);
+                Ok(Handled::Served(resp))
+            }
             Ok(None) => Ok(Handled::Declined(req)),
             Err(e) => Err(e),
         })
