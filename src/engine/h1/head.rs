@@ -89,8 +89,7 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
     let mut seen = Seen::default();
     let mut headers = crate::spare_map::take(count);
     for &(name, value) in spans.iter() {
-        let name = HeaderName::from_bytes(&head[name.0 as usize..(name.0 + name.1) as usize])
-            .map_err(|_| StatusCode::BAD_REQUEST)?;
+        let name = header_name(&head[name.0 as usize..(name.0 + name.1) as usize])?;
         seen.note(&name);
         let value =
             HeaderValue::from_maybe_shared(slice(value)).map_err(|_| StatusCode::BAD_REQUEST)?;
@@ -117,9 +116,11 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
 
     let mut r = http::Request::new(());
     *r.method_mut() = method;
-    *r.uri_mut() = uri;
     *r.version_mut() = version;
-    *r.headers_mut() = headers;
+    // The defaults replaced here (an empty map, the URI `/`) own no
+    // memory: forgetting them skips their drop code.
+    std::mem::forget(std::mem::replace(r.uri_mut(), uri));
+    std::mem::forget(std::mem::replace(r.headers_mut(), headers));
     let (parts, ()) = r.into_parts();
     Ok(Some(Head {
         parts,
@@ -128,6 +129,16 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         close,
         upgrade,
     }))
+}
+
+/// A request header's name. `Host`, in every HTTP/1.1 request and often
+/// alone (tools, probes), is recognised by one comparison; the general
+/// parse lowers and matches every byte.
+fn header_name(name: &[u8]) -> Result<HeaderName, StatusCode> {
+    if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+        return Ok(http::header::HOST);
+    }
+    HeaderName::from_bytes(name).map_err(|_| StatusCode::BAD_REQUEST)
 }
 
 /// Which of the fields the engine reads a head has.
@@ -372,6 +383,23 @@ mod tests {
         assert_eq!(head.framing, None);
         assert!(!head.close);
         assert_eq!(&buf[..], b"GET /next");
+    }
+
+    #[test]
+    fn host_in_any_case_is_the_host_header() {
+        for line in ["Host: a", "HOST: a", "hoSt: a"] {
+            let head = parse_str(&format!("GET / HTTP/1.1\r\n{line}\r\nHosts: b\r\n\r\n"))
+                .unwrap()
+                .unwrap();
+            let h = &head.parts.headers;
+            assert_eq!(h.get_all(http::header::HOST).iter().count(), 1, "{line}");
+            assert_eq!(h[http::header::HOST], "a", "{line}");
+            assert_eq!(h["hosts"], "b", "{line}");
+        }
+        assert_eq!(
+            parse_str("GET / HTTP/1.1\r\nHo st: a\r\n\r\n").err(),
+            Some(StatusCode::BAD_REQUEST)
+        );
     }
 
     #[test]
