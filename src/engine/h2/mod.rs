@@ -2,7 +2,7 @@
 //! when ALPN chose `h2`, or on a plain port by prior knowledge when the
 //! server's `version` is `HTTP/2`. The same pipeline as HTTP/1: hyper's
 //! request body and upgrade are adapted here, so nothing else in marmoset
-//! knows hyper. The connection's writes are gathered ([`coalesce`]) and
+//! knows hyper. The connection's writes are gathered (module `coalesce`) and
 //! sent once per turn of the connection.
 
 mod coalesce;
