@@ -3,9 +3,11 @@
 //! server's `version` is `HTTP/2`. The same pipeline as HTTP/1: hyper's
 //! request body and upgrade are adapted here, so nothing else in marmoset
 //! knows hyper. The connection's writes are gathered (module `coalesce`) and
-//! sent once per turn of the connection.
+//! sent once per turn of the connection; its streams run in the connection's
+//! task (module `streams`).
 
 mod coalesce;
+mod streams;
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -13,10 +15,10 @@ use std::pin::pin;
 use std::task::Poll;
 
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{oneshot, watch};
 
 use super::transport::Io;
@@ -26,6 +28,9 @@ use crate::request_body::RequestBody;
 
 /// Whether this build speaks HTTP/2.
 pub const ENABLED: bool = true;
+
+/// Rounds of connection and streams in one turn of the connection.
+const MAX_ROUNDS: usize = 4;
 
 /// Serve `io` as an HTTP/2 connection, each stream's request through
 /// `dispatch` (bodies limited to `max_body` bytes), until it ends or the
@@ -42,15 +47,21 @@ pub async fn serve<I, F, Fut>(
 {
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         // Boxed: hyper moves each stream's future several times while
-        // spawning it (a task per stream), and the pipeline's future is
-        // large; a pointer moves for free.
+        // handing it to the executor, and the pipeline's future is large;
+        // a pointer moves for free.
         let exchange = Box::pin(dispatch(adapt(req, max_body)));
         async move { Ok::<_, Infallible>(exchange.await) }
     });
     let (stream, sender) = coalesce::gather(io);
+    let streams = streams::Streams::default();
+    let mut running = streams.running();
     let mut conn = pin!(
-        http2::Builder::new(TokioExecutor::new())
+        http2::Builder::new(streams)
             .timer(TokioTimer::new())
+            // The pipeline's `finish` writes `Date` (and the default headers)
+            // into every response it makes; only a 500 for a panic outside
+            // the pipeline has none, which RFC 9110 §6.6.1 allows.
+            .auto_date_header(false)
             // RFC 8441: WebSocket over HTTP/2 (the `websocket` module).
             .enable_connect_protocol()
             .serve_connection(TokioIo::new(stream), service)
@@ -63,7 +74,19 @@ pub async fn serve<I, F, Fut>(
             stopping = true;
             conn.as_mut().graceful_shutdown();
         }
-        let turn = conn.as_mut().poll(cx);
+        // The connection reads requests and hands their streams over, the
+        // streams answer, the connection encodes the answers: a few rounds
+        // of that in one turn, then the writes go out together. (A stream's
+        // answer wakes this task too; the rounds only spare the trip
+        // through the scheduler.)
+        let mut rounds = 0;
+        let turn = loop {
+            let turn = conn.as_mut().poll(cx);
+            rounds += 1;
+            if turn.is_ready() || !running.poll(cx) || rounds == MAX_ROUNDS {
+                break turn;
+            }
+        };
         if turn.is_pending()
             && let Poll::Ready(Err(e)) = sender.poll_send(cx)
         {
@@ -95,6 +118,12 @@ fn adapt(mut req: hyper::Request<Incoming>, max_body: u64) -> Request {
     if let Some(on) = upgrade {
         parts.extensions.insert(on);
     }
-    let body = RequestBody::from_boxed(Box::pin(body.map_err(Into::into)), max_body);
+    // Most requests (a GET's HEADERS frame ends its stream) have no body:
+    // nothing to box.
+    let body = if body.is_end_stream() {
+        RequestBody::from_engine(None, max_body)
+    } else {
+        RequestBody::from_boxed(Box::pin(body.map_err(Into::into)), max_body)
+    };
     Request::from_parts(parts, body)
 }
