@@ -18,13 +18,16 @@
 #                         during the run; the quietest try is reported
 #   BENCH_STARTS=10       starts timed in the startup case (the median is reported)
 #
-# Every server runs in the foreground from this script, alone, pinned to CPU 0,
-# on a loopback port; wrk (or h2load) runs pinned to CPU 1 with one thread.
+# Every server runs in the foreground from this script, pinned to CPU 0, on a
+# loopback port of its own; wrk (or h2load) runs pinned to CPU 1 with one
+# thread and loads one server at a time. The servers of a config variant are
+# started together and each case runs on nginx, lighttpd, then marmoset before
+# the next case: a drift of the machine's speed falls on all three alike.
 # Exception: 1k-ka-50-w2 runs two workers per server and pins nothing.
 # 1k-basic-50 and 1k-userfilter-50 (Basic authentication, then also the
 # userfilter: bench/conf/marmoset-*.conf.in) run on marmoset only, to compare
-# with its own 1k-ka-50. Every
-# server started here is stopped on exit, whatever happens.
+# with its own 1k-ka-50. Every server started here is stopped on exit,
+# whatever happens.
 
 set -euo pipefail
 
@@ -47,6 +50,8 @@ QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 STARTS=${BENCH_STARTS:-10}
 
 WORK=""
+ACTIVE=""              # the servers measured, in order
+declare -A PORT_OF=()  # each one's port
 STARTED_PIDS=()
 WRK_PID=""
 POLICY_MADE="" # a policy-rc.d this script wrote, to remove on exit
@@ -375,31 +380,49 @@ note_plain() { # name port
     fi
 }
 
-# The cases of one config variant (see variant_conf), on one server start.
-bench_variant() { # name port variant cases...
-    local name=$1 port=$2 variant=$3 case
-    shift 3
-    if [[ $variant == tls ]] && ! command -v h2load >/dev/null; then
-        "${HELPER[@]}" note "$RESULTS" "$name" status-h2 "h2-1k: no h2load (Debian nghttp2-client)"
-        return 0
+# Whether server $1 takes part in variant $2 (notes why not when it cannot).
+takes_part() { # name variant
+    if [[ $2 == tls ]] && ! command -v h2load >/dev/null; then
+        "${HELPER[@]}" note "$RESULTS" "$1" status-h2 "h2-1k: no h2load (Debian nghttp2-client)"
+        return 1
     fi
-    if [[ $variant == basic || $variant == userfilter ]] && [[ $name != marmoset ]]; then
-        return 0 # marmoset's own overhead; the peers are not configured for it
-    fi
-    if ! start_server "$name" "$port" "$variant"; then
-        "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
-            "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
-        return 0
-    fi
-    if [[ $variant == plain ]]; then
-        note_plain "$name" "$port"
-    elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "$port" tls >/dev/null 2>&1; then
-        "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
-    fi
-    for case in "$@"; do
-        run_case "$name" "$port" "$case" || return 0
+    # Basic and userfilter: marmoset's own overhead; the peers are not configured for it.
+    [[ $2 != basic && $2 != userfilter ]] || [[ $1 == marmoset ]]
+}
+
+# The cases of one config variant (see variant_conf): every server started
+# with it, then each case run on every server in turn, so that a drift of
+# the machine's speed during the run falls on all servers alike (not on
+# whichever server came last). Only the loaded server uses a CPU; the others
+# wait in epoll.
+bench_variant() { # variant cases...
+    local variant=$1 name case
+    shift
+    local names=() pids=() ports=() i
+    for name in $ACTIVE; do
+        takes_part "$name" "$variant" || continue
+        if ! start_server "$name" "${PORT_OF[$name]}" "$variant"; then
+            "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
+                "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
+            continue
+        fi
+        if [[ $variant == plain ]]; then
+            note_plain "$name" "${PORT_OF[$name]}"
+        elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "${PORT_OF[$name]}" tls >/dev/null 2>&1; then
+            "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
+        fi
+        names+=("$name") pids+=("$SERVER_PID") ports+=("${PORT_OF[$name]}")
     done
-    stop_pid "$SERVER_PID"
+    for case in "$@"; do
+        for i in "${!names[@]}"; do
+            [[ -n ${pids[i]} ]] || continue # died in an earlier case
+            SERVER_PID=${pids[i]}
+            run_case "${names[i]}" "${ports[i]}" "$case" || pids[i]=""
+        done
+    done
+    for i in "${!pids[@]}"; do
+        [[ -z ${pids[i]} ]] || stop_pid "${pids[i]}"
+    done
 }
 
 # Exec to first accepted connection and first response, STARTS times, plain config.
@@ -432,14 +455,18 @@ cases_of() { # variant
     done
 }
 
-bench_server() { # name port
-    local name=$1 port=$2 variant cases
-    log "== $name on 127.0.0.1:$port"
+# Every variant in turn (the servers interleaved within it), then start-up.
+bench_all() {
+    local variant cases name
     for variant in plain w2 tls basic userfilter; do
         read -r -a cases <<<"$(cases_of "$variant")"
-        ((${#cases[@]} == 0)) || bench_variant "$name" "$port" "$variant" "${cases[@]}"
+        ((${#cases[@]} == 0)) || bench_variant "$variant" "${cases[@]}"
     done
-    [[ -z $(cases_of none) ]] || measure_startup "$name" "$port"
+    if [[ -n $(cases_of none) ]]; then
+        for name in $ACTIVE; do
+            measure_startup "$name" "${PORT_OF[$name]}"
+        done
+    fi
 }
 
 # The run's facts for the report header: machine, command line, tool versions.
@@ -520,8 +547,11 @@ main() {
         port=$("${HELPER[@]}" freeport "$base" "${used[@]}")
         used+=("$port")
         base=$((port + 1))
-        bench_server "$name" "$port"
+        ACTIVE+="$name "
+        PORT_OF[$name]=$port
+        log "$name on 127.0.0.1:$port"
     done
+    bench_all
 
     write_meta "$busy_before"
     "${HELPER[@]}" report "$RESULTS" "$WORK/meta.json"
