@@ -80,6 +80,18 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// Streams queued but never taken in (the connection ended in the turn
+    /// that queued them) hold the executor, so the queue they sit in: drop
+    /// them, else that cycle of `Arc`s would keep them for ever. Dropped
+    /// outside the lock, in case dropping one queues another.
+    fn drop(&mut self) {
+        let queued =
+            std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(queued);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +130,25 @@ mod tests {
         assert_eq!(done_rx.try_recv().unwrap(), 42);
         // Nothing left: nothing new.
         assert!(!poll_fn(|cx| Poll::Ready(running.poll(cx))).await);
+    }
+
+    #[test]
+    fn streams_queued_when_the_connection_ends_are_dropped_with_it() {
+        let streams = Streams::default();
+        let running = streams.running();
+        let marker = Arc::new(());
+        let held = marker.clone();
+        // Like hyper's stream future, it holds the executor.
+        let exec = streams.clone();
+        streams.execute(async move {
+            let _keep = (held, exec);
+        });
+        drop(streams);
+        drop(running);
+        assert_eq!(
+            Arc::strong_count(&marker),
+            1,
+            "the queued stream was not dropped"
+        );
     }
 }
