@@ -428,14 +428,10 @@ fn http2_prior_knowledge_uploads_arrive_whole() {
     std::fs::write(dir.path().join("up.bin"), &data).unwrap();
     std::fs::write(dir.path().join("empty.bin"), b"").unwrap();
     let curl = |args: &[&str], path: &str| {
-        let out = Command::new("curl")
-            .current_dir(dir.path())
-            .args(["-sS", "--max-time", "20", "--http2-prior-knowledge"])
-            .args(["-o", "-", "-w", "\n%{http_version} %{http_code}"])
-            .args(args)
-            .arg(format!("http://127.0.0.1:{}{path}", server.addr.port()))
-            .output()
-            .unwrap();
+        let mut all = vec!["--http2-prior-knowledge", "-o", "-"];
+        all.extend(["-w", "\n%{http_version} %{http_code}"]);
+        all.extend_from_slice(args);
+        let out = server.curl(path, &all);
         assert!(
             out.status.success(),
             "{}",
@@ -444,7 +440,8 @@ fn http2_prior_knowledge_uploads_arrive_whole() {
         out.stdout
     };
     for (file, size) in [("up.bin", data.len()), ("empty.bin", 0)] {
-        let out = curl(&["-T", file], &format!("/{file}"));
+        let upload = dir.path().join(file);
+        let out = curl(&["-T", upload.to_str().unwrap()], &format!("/{file}"));
         let text = String::from_utf8_lossy(&out);
         assert!(text.ends_with("2 201"), "PUT {file} (201 Created): {text}");
         let stored = std::fs::read(dir.path().join("htdocs").join(file)).unwrap();
