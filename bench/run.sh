@@ -398,7 +398,7 @@ takes_part() { # name variant
 bench_variant() { # variant cases...
     local variant=$1 name case
     shift
-    local names=() pids=() ports=() i
+    local names=() pids=() i
     for name in $ACTIVE; do
         takes_part "$name" "$variant" || continue
         if ! start_server "$name" "${PORT_OF[$name]}" "$variant"; then
@@ -411,13 +411,13 @@ bench_variant() { # variant cases...
         elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "${PORT_OF[$name]}" tls >/dev/null 2>&1; then
             "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
         fi
-        names+=("$name") pids+=("$SERVER_PID") ports+=("${PORT_OF[$name]}")
+        names+=("$name") pids+=("$SERVER_PID")
     done
     for case in "$@"; do
         for i in "${!names[@]}"; do
             [[ -n ${pids[i]} ]] || continue # died in an earlier case
             SERVER_PID=${pids[i]}
-            run_case "${names[i]}" "${ports[i]}" "$case" || pids[i]=""
+            run_case "${names[i]}" "${PORT_OF[${names[i]}]}" "$case" || pids[i]=""
         done
     done
     for i in "${!pids[@]}"; do
