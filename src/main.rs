@@ -72,6 +72,8 @@ fn run(cli: cli::Cli) -> Result<()> {
             .context("-K needs the pid file (-p FILE)")?;
         return stop_instance(pidfile);
     }
+    // Held from here until the handlers exist (see sys::hold_stop_signals).
+    sys::hold_stop_signals(true);
     let path = config_path(cli.config.as_deref())?;
     let (config, warnings) = load(&path, cli.port).map_err(Reported)?;
     for w in &warnings {
@@ -150,8 +152,12 @@ fn run(cli: cli::Cli) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    // Handlers first, so that a stop request right after READY is honoured.
+    // Handlers first, so that a stop request right after READY is honoured;
+    // process mode installs its own in process::serve.
     let signals = rt.block_on(async { Signals::install() })?;
+    if mode != marmoset::Mode::Process {
+        sys::hold_stop_signals(false);
+    }
     sys::notify("READY=1");
     let on_hup = || {
         log::info!("SIGHUP: reloading {}", path.display());

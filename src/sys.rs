@@ -183,13 +183,40 @@ extern "C" fn on_hup(_: libc::c_int) {
 }
 
 /// Install flag-setting handlers for SIGTERM, SIGINT and SIGHUP (process
-/// mode, where the parent runs no async runtime).
+/// mode, where the parent runs no async runtime), then let the held ones in.
 pub fn install_flag_handlers() {
     // SAFETY: the handlers only store to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
+    }
+    hold_stop_signals(false);
+}
+
+/// Block (`true`) or unblock SIGTERM, SIGINT and SIGHUP in the calling
+/// thread. Start-up blocks them before the first socket or thread exists
+/// (threads inherit the mask) and unblocks them once the handlers are in
+/// place: a stop request sent while the server starts waits, pending, and
+/// is then served like any other (a clean exit), instead of killing the
+/// half-started process or falling into the instant where a handler is
+/// installed but not yet wired (where signal-hook drops it). Spawned
+/// programs start with an empty mask (the standard library resets it).
+pub fn hold_stop_signals(block: bool) {
+    // SAFETY: `set` is initialised by sigemptyset before use; the calls have
+    // no other preconditions.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
 

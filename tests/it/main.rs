@@ -28,6 +28,7 @@ mod redirect;
 mod reload;
 mod rest;
 mod robustness;
+mod startup;
 mod support;
 mod systemd;
 mod tls;
