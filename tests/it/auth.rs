@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use marmoset::modules::auth::digest::{self, Algorithm, Nonces, Params};
 
@@ -47,18 +46,6 @@ fn raw_status(s: &TestServer, path: &str, headers: &[String]) -> (u16, String) {
     let resp = s.raw(req.as_bytes());
     let code = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     (code, resp)
-}
-
-/// Wait (bounded) until the server's log contains `needle`.
-fn log_contains(s: &TestServer, needle: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if s.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 fn passwd_tool() -> Command {
@@ -111,9 +98,9 @@ fn auth_basic_challenge_wrong_right_and_access_log() {
     assert_eq!(r.header("x-remote-user").as_deref(), Some("foo"));
     assert_eq!(r.header("x-remote-group").as_deref(), Some("admin"));
     // The access log names the user (REMOTE_USER's equivalent).
-    assert!(log_contains(&s, "- foo ["), "{}", s.log());
+    assert!(s.wait_log("- foo ["), "{}", s.log());
     // Failures are logged without the password.
-    assert!(log_contains(&s, "failed Basic sign-in as \"foo\""));
+    assert!(s.wait_log("failed Basic sign-in as \"foo\""));
     assert!(!s.log().contains("baz"));
 }
 
@@ -477,7 +464,7 @@ fn auth_token_from_one_instance_accepted_by_another() {
         r.cookie("X-Remote-User")
             .is_some_and(|c| c.starts_with("X-Remote-User=foo;"))
     );
-    assert!(log_contains(&b, "- foo ["));
+    assert!(b.wait_log("- foo ["));
     // A server with another secret refuses it.
     let (_d3, c) =
         start(r#"{ type = "Bearer"; secret = "not the same secret"; issuer = "front"; }"#);
@@ -700,7 +687,7 @@ fn auth_bruteforce_lockout() {
     assert!((1..=60).contains(&retry));
     // Requests without credentials still get the challenge.
     assert_eq!(curl(&s, "/hello.txt", &[]).code, 401);
-    assert!(log_contains(&s, "locked out after repeated failures"));
+    assert!(s.wait_log("locked out after repeated failures"));
     assert!(!s.log().contains("guess"));
 }
 
@@ -764,7 +751,7 @@ fn auth_none_asserts_user_on_request() {
     let r = curl(&s, "/hello.txt", &["-H", "Authorization: None"]);
     assert_eq!(r.code, 200);
     assert_eq!(r.header("x-remote-user").as_deref(), Some("guest"));
-    assert!(log_contains(&s, "- guest ["));
+    assert!(s.wait_log("- guest ["));
 }
 
 #[test]
@@ -895,5 +882,5 @@ fn auth_browser_signs_in_through_the_example_page() {
         String::from_utf8_lossy(&out.stderr),
         s.log()
     );
-    assert!(log_contains(&s, "alice"), "{}", s.log());
+    assert!(s.wait_log("alice"), "{}", s.log());
 }

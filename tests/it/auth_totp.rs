@@ -198,7 +198,7 @@ fn auth_totp_chain_enrolment_codes_replay_and_downstream() {
         &["-b", &cookie(&t1), "-u", &format!("foo:{now}")],
     );
     assert_eq!(r.code, 401, "a replayed code");
-    assert!(s.log().contains("replayed"), "{}", s.log());
+    assert!(s.wait_log("replayed"), "{}", s.log());
     // The two-factor token reaches pages and shows the key again.
     assert_eq!(curl(&s, "/hello.txt", &["-b", &cookie(&t2)]).code, 200);
     let r = curl(&s, "/totp", &["-b", &cookie(&t2)]);
@@ -302,7 +302,7 @@ fn auth_totp_replay_and_lock_across_connection_processes() {
     assert_eq!(try_code(&wrong), 401);
     assert_eq!(try_code(&code(&key, step + 1)), 401, "locked");
     assert!(
-        s.log().contains("locked after repeated wrong codes"),
+        s.wait_log("locked after repeated wrong codes"),
         "{}",
         s.log()
     );

@@ -11,17 +11,6 @@ fn conf(docroot: &str) -> String {
     )
 }
 
-fn wait_log(s: &TestServer, needle: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if s.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 fn get(s: &TestServer, path: &str) -> String {
     s.raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
 }
@@ -42,7 +31,7 @@ fn reload_new_docroot_while_a_download_continues() {
     assert!(n > 0);
     std::fs::write(dir.path().join("marmoset.conf"), conf("htdocs2")).unwrap();
     unsafe_kill(s.pid(), "HUP");
-    assert!(wait_log(&s, "reloaded"), "{}", s.log());
+    assert!(s.wait_log("reloaded"), "{}", s.log());
     assert!(get(&s, "/hello.txt").ends_with("new site\n"));
     let mut rest = Vec::new();
     dl.read_to_end(&mut rest).unwrap();
@@ -63,7 +52,7 @@ fn reload_with_a_broken_configuration_keeps_the_old_one() {
     )
     .unwrap();
     unsafe_kill(s.pid(), "HUP");
-    assert!(wait_log(&s, "reload refused"), "{}", s.log());
+    assert!(s.wait_log("reload refused"), "{}", s.log());
     assert!(s.log().contains("marmoset.conf:1:21"), "{}", s.log());
     assert!(get(&s, "/hello.txt").ends_with("hello world\n"));
     // A configuration whose docroot is missing is refused too.

@@ -471,7 +471,7 @@ fn auth_oidc_https_provider_needs_its_ca() {
     let (_d2, s2) = start(&mut op, "", &[]);
     let r = Browser::new().get(&format!("http://{}/who.sh", s2.addr));
     assert_eq!(r.code, 502, "{}", r.body);
-    assert!(s2.log().contains("certificate"), "{}", s2.log());
+    assert!(s2.wait_log("certificate"), "{}", s2.log());
 }
 
 /// Refused callbacks count as failed sign-ins: after `maxfailures` the
@@ -543,7 +543,7 @@ fn auth_oidc_oversized_or_silent_provider_is_502() {
             "{why}: {:?}",
             t.elapsed()
         );
-        assert!(s.log().contains(why), "{why}: {}", s.log());
+        assert!(s.wait_log(why), "{why}: {}", s.log());
     }
     drop(held);
 }

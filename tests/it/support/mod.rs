@@ -128,6 +128,23 @@ impl TestServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// Wait (10 s at most) until the log holds `needle`. A line the server
+    /// wrote while answering reaches [`log`](Self::log) through a reader
+    /// thread, so it can lag the answer itself: assert on this, not on
+    /// `log().contains(..)`, for anything logged after start-up.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's pid.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
