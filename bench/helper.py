@@ -352,7 +352,8 @@ def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=Non
         text = f.read()
     res = parse_h2load(text) if "finished in" in text else parse_wrk(text)
     cpu_s = (int(t1) - int(t0)) / CLK_TCK
-    res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm))
+    res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm),
+               round=int(os.environ.get("RUN_ROUND", "1")))
     res["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"] if res["requests"] else None
     res["cpu_pct"] = 100.0 * cpu_s / res["seconds"] if res["seconds"] else None
     if times0 and times1:
@@ -383,8 +384,12 @@ def cmd_note(jsonl, server, key, value):
 
 # ---------------------------------------------------------------- report
 
+# Figures of a load run that are summarised over rounds by their median.
+MEDIAN_KEYS = ("rps", "bytes_per_s", "cpu_us_per_req", "cpu_pct", "wrk_cpu_pct", "other_cpu_pct")
+
+
 def load(jsonl):
-    runs, notes = {}, {}
+    tries, notes = {}, {}
     with open(jsonl) as f:
         for line in f:
             obj = json.loads(line)
@@ -393,10 +398,29 @@ def load(jsonl):
             else:
                 # Several tries of one run (retries on a busy machine): keep the
                 # one during which other processes used the least CPU.
-                key = (obj["server"], obj["case"])
-                if key not in runs or (obj.get("other_cpu_pct") or 0) <= (runs[key].get("other_cpu_pct") or 0):
-                    runs[key] = obj
-    return runs, notes
+                key = (obj["server"], obj["case"], obj.get("round", 1))
+                if key not in tries or (obj.get("other_cpu_pct") or 0) <= (tries[key].get("other_cpu_pct") or 0):
+                    tries[key] = obj
+    rounds = {}
+    for (server, case, _), obj in sorted(tries.items(), key=lambda kv: str(kv[0])):
+        rounds.setdefault((server, case), []).append(obj)
+    return {key: over_rounds(objs) for key, objs in rounds.items()}, notes
+
+
+def over_rounds(objs):
+    """One run standing for its rounds (BENCH_ROUNDS): the median of each
+    figure, the highest peak RSS, and every round's CPU per request."""
+    if len(objs) == 1:
+        return objs[0]
+    res = dict(objs[0])
+    for k in MEDIAN_KEYS:
+        vals = [o[k] for o in objs if o.get(k) is not None]
+        res[k] = statistics.median(vals) if vals else None
+    res["hwm_kib"] = max(o.get("hwm_kib", 0) for o in objs)
+    res["rounds"] = len(objs)
+    res["cpu_us_per_req_all"] = [round(o["cpu_us_per_req"], 2) for o in objs
+                                 if o.get("cpu_us_per_req") is not None]
+    return res
 
 
 def fmt(v, digits):
@@ -540,6 +564,17 @@ def tls_line(runs):
     return ", ".join(f"{s} {runs[(s, 'h2-1k')].get('tls')}" for s in SERVERS if (s, "h2-1k") in runs)
 
 
+def rounds_line(runs):
+    """Every round's CPU per request, per case and server (BENCH_ROUNDS > 1)."""
+    parts = []
+    for case, _ in CASES:
+        for s in SERVERS:
+            r = runs.get((s, case), {})
+            if r.get("cpu_us_per_req_all"):
+                parts.append(f"{case} {s} " + " / ".join(f"{v:.2f}" for v in r["cpu_us_per_req_all"]))
+    return "; ".join(parts)
+
+
 def cmd_report(jsonl, meta_json):
     runs, notes = load(jsonl)
     with open(meta_json) as f:
@@ -577,6 +612,9 @@ def cmd_report(jsonl, meta_json):
           "CPU 1; startup is the median over starts of exec to first connection / response")
     print(f"- versions: {versions}, {meta['wrk']}"
           + (f", h2load {meta['h2load']}" if meta.get("h2load") else ""))
+    spread = rounds_line(runs)
+    if spread:
+        print(f"- each load figure is the median of its rounds; CPU µs/req of every round: {spread}")
     others = [r["other_cpu_pct"] for r in runs.values() if r.get("other_cpu_pct") is not None]
     if others:
         span = (f"{max(others):.0f}%" if round(min(others)) == round(max(others))

@@ -7,8 +7,8 @@
 #   BENCH_SECONDS=10      duration of each measured run
 #   BENCH_WARMUP=2        duration of the warm-up run before each measured run
 #   BENCH_SERVERS="nginx lighttpd marmoset"   servers to measure (others show n/a)
-#   BENCH_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50
-#                1k-ka-50-w2 h2-1k startup 1k-basic-50 1k-userfilter-50"
+#   BENCH_CASES="1k-ka-50 1k-basic-50 1k-userfilter-50 1k-ka-500 1k-close-50
+#                1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
 #   BENCH_BUILD=1         0: do not run `cargo build --release`
 #   BENCH_MARMOSET=PATH   marmoset binary (default: target/release/marmoset)
 #   BENCH_KEEP=0          1: keep the temp dir (configs, logs, raw wrk output)
@@ -17,6 +17,8 @@
 #   BENCH_RETRIES=2       run again (this many times at most) when it used more
 #                         during the run; the quietest try is reported
 #   BENCH_STARTS=10       starts timed in the startup case (the median is reported)
+#   BENCH_ROUNDS=1        rounds of every load case (all cases of a group, then
+#                         again): each figure reported is the median over rounds
 #
 # Every server runs in the foreground from this script, pinned to CPU 0, on a
 # loopback port of its own; wrk (or h2load) runs pinned to CPU 1 with one
@@ -26,8 +28,9 @@
 # Exception: 1k-ka-50-w2 runs two workers per server and pins nothing.
 # 1k-basic-50 and 1k-userfilter-50 (Basic authentication, then also the
 # userfilter: bench/conf/marmoset-*.conf.in) run on marmoset only, to compare
-# with its own 1k-ka-50. Every server started here is stopped on exit,
-# whatever happens.
+# with its own 1k-ka-50: two more marmoset instances, started with the plain
+# ones, loaded right after marmoset's 1k-ka-50. Every server started here is
+# stopped on exit, whatever happens.
 
 set -euo pipefail
 
@@ -38,8 +41,8 @@ HELPER=(python3 "$HERE/helper.py")
 DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 SERVERS=${BENCH_SERVERS:-"nginx lighttpd marmoset"}
-ALL_CASES="1k-ka-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
-ALL_CASES+=" 1k-basic-50 1k-userfilter-50"
+ALL_CASES="1k-ka-50 1k-basic-50 1k-userfilter-50 1k-ka-500 1k-close-50 1m-ka-50 404-ka-50"
+ALL_CASES+=" 1k-pipe16-50 1k-ka-50-w2 h2-1k startup"
 CASES=${BENCH_CASES:-$ALL_CASES}
 BUILD=${BENCH_BUILD:-1}
 MARMOSET_BIN=${BENCH_MARMOSET:-$ROOT/target/release/marmoset}
@@ -48,10 +51,12 @@ RETRIES=${BENCH_RETRIES:-2}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 STARTS=${BENCH_STARTS:-10}
+ROUNDS=${BENCH_ROUNDS:-1}
 
 WORK=""
 ACTIVE=""              # the servers measured, in order
 declare -A PORT_OF=()  # each one's port
+declare -A AUX_PORT=() # marmoset's basic and userfilter instances' ports
 STARTED_PIDS=()
 WRK_PID=""
 POLICY_MADE="" # a policy-rc.d this script wrote, to remove on exit
@@ -254,7 +259,7 @@ server_cmd() { # name conf
     case $1 in
         nginx) CMD=(nginx -p "$WORK/" -e "$WORK/nginx-error.log" -c "$2") ;;
         lighttpd) CMD=(lighttpd -D -f "$2") ;;
-        marmoset) CMD=("$MARMOSET_BIN" -f "$2" -p "$WORK/marmoset.pid") ;;
+        marmoset) CMD=("$MARMOSET_BIN" -f "$2" -p "${2%.conf}.pid") ;; # one per variant
     esac
 }
 
@@ -266,12 +271,12 @@ start_server() { # name port variant
     [[ $3 != w2 ]] || pin=(setsid)
     [[ $3 != tls ]] || make_cert || { log "openssl could not make a certificate"; return 1; }
     server_cmd "$name" "$(write_conf "$name" "$port" "$3")"
-    "${pin[@]}" "${CMD[@]}" >"$WORK/$name.out" 2>&1 &
+    "${pin[@]}" "${CMD[@]}" >"$WORK/$name-$3.out" 2>&1 &
     SERVER_PID=$!
     STARTED_PIDS+=("$SERVER_PID")
     if ! "${HELPER[@]}" wait "$port" "$SERVER_PID" 10; then
         log "$name ($3) did not start listening on 127.0.0.1:$port:"
-        tail -20 "$WORK/$name.out" "$WORK/$name-error.log" 2>/dev/null >&2 || true
+        tail -20 "$WORK/$name-$3.out" "$WORK/$name-error.log" 2>/dev/null >&2 || true
         stop_pid "$SERVER_PID"
         return 1
     fi
@@ -390,34 +395,69 @@ takes_part() { # name variant
     [[ $2 != basic && $2 != userfilter ]] || [[ $1 == marmoset ]]
 }
 
-# The cases of one config variant (see variant_conf): every server started
-# with it, then each case run on every server in turn, so that a drift of
-# the machine's speed during the run falls on all servers alike (not on
-# whichever server came last). Only the loaded server uses a CPU; the others
-# wait in epoll.
-bench_variant() { # variant cases...
-    local variant=$1 name case
+# The config variant a case needs (see variant_conf; none: start-up).
+variant_of() { # case
+    case $1 in
+        1k-ka-50-w2) echo w2 ;;
+        h2-1k) echo tls ;;
+        1k-basic-50) echo basic ;;
+        1k-userfilter-50) echo userfilter ;;
+        startup) echo none ;;
+        *) echo plain ;;
+    esac
+}
+
+# The group of servers started together for a case: basic and userfilter
+# instances run next to the plain ones, so that their overhead is measured
+# against a 1k-ka-50 taken a few seconds before, not minutes.
+group_of() { # case
+    case $(variant_of "$1") in
+        basic | userfilter) echo plain ;;
+        *) variant_of "$1" ;;
+    esac
+}
+
+# The cases of one group (see group_of): every server started with the
+# variant each case needs, then each case run on every server of its variant
+# in turn, so that a drift of the machine's speed during the run falls on all
+# servers alike (not on whichever server came last). Only the loaded server
+# uses a CPU; the others wait in epoll.
+bench_group() { # group cases...
+    local group=$1 case variant name port
     shift
-    local names=() pids=() i
-    for name in $ACTIVE; do
-        takes_part "$name" "$variant" || continue
-        if ! start_server "$name" "${PORT_OF[$name]}" "$variant"; then
-            "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
-                "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
-            continue
-        fi
-        if [[ $variant == plain ]]; then
-            note_plain "$name" "${PORT_OF[$name]}"
-        elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "${PORT_OF[$name]}" tls >/dev/null 2>&1; then
-            "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
-        fi
-        names+=("$name") pids+=("$SERVER_PID")
-    done
+    local names=() ports=() pids=() variants=() i wanted=" "
     for case in "$@"; do
-        for i in "${!names[@]}"; do
-            [[ -n ${pids[i]} ]] || continue # died in an earlier case
-            SERVER_PID=${pids[i]}
-            run_case "${names[i]}" "${PORT_OF[${names[i]}]}" "$case" || pids[i]=""
+        wanted+="$(variant_of "$case") "
+    done
+    for variant in plain basic userfilter w2 tls; do
+        [[ $wanted == *" $variant "* ]] || continue
+        for name in $ACTIVE; do
+            takes_part "$name" "$variant" || continue
+            port=${PORT_OF[$name]}
+            [[ $variant != basic && $variant != userfilter ]] || port=${AUX_PORT[$variant]}
+            if ! start_server "$name" "$port" "$variant"; then
+                "${HELPER[@]}" note "$RESULTS" "$name" "status-$variant" \
+                    "did not start with the $variant config (BENCH_KEEP=1 keeps its log)"
+                continue
+            fi
+            if [[ $variant == plain ]]; then
+                note_plain "$name" "$port"
+            elif [[ $variant == tls ]] && ! "${HELPER[@]}" check "$port" tls >/dev/null 2>&1; then
+                "${HELPER[@]}" note "$RESULTS" "$name" check-tls "GET https://.../1k.html failed"
+            fi
+            names+=("$name") ports+=("$port") pids+=("$SERVER_PID") variants+=("$variant")
+        done
+    done
+    local round
+    for ((round = 1; round <= ROUNDS; round++)); do
+        export RUN_ROUND=$round # recorded with each run (helper.py record)
+        for case in "$@"; do
+            variant=$(variant_of "$case")
+            for i in "${!names[@]}"; do
+                [[ ${variants[i]} == "$variant" && -n ${pids[i]} ]] || continue # or died earlier
+                SERVER_PID=${pids[i]}
+                run_case "${names[i]}" "${ports[i]}" "$case" || pids[i]=""
+            done
         done
     done
     for i in "${!pids[@]}"; do
@@ -439,28 +479,20 @@ measure_startup() { # name port
     stop_pid "$pid"
 }
 
-# The cases of one variant among BENCH_CASES, in order.
-cases_of() { # variant
-    local c v
+# The cases of one group among BENCH_CASES, in order.
+cases_of() { # group
+    local c
     for c in $CASES; do
-        case $c in
-            1k-ka-50-w2) v=w2 ;;
-            h2-1k) v=tls ;;
-            1k-basic-50) v=basic ;;
-            1k-userfilter-50) v=userfilter ;;
-            startup) v=none ;;
-            *) v=plain ;;
-        esac
-        [[ $v != "$1" ]] || printf '%s ' "$c"
+        [[ $(group_of "$c") != "$1" ]] || printf '%s ' "$c"
     done
 }
 
-# Every variant in turn (the servers interleaved within it), then start-up.
+# Every group in turn (the servers interleaved within it), then start-up.
 bench_all() {
-    local variant cases name
-    for variant in plain w2 tls basic userfilter; do
-        read -r -a cases <<<"$(cases_of "$variant")"
-        ((${#cases[@]} == 0)) || bench_variant "$variant" "${cases[@]}"
+    local group cases name
+    for group in plain w2 tls; do
+        read -r -a cases <<<"$(cases_of "$group")"
+        ((${#cases[@]} == 0)) || bench_group "$group" "${cases[@]}"
     done
     if [[ -n $(cases_of none) ]]; then
         for name in $ACTIVE; do
@@ -510,6 +542,7 @@ main() {
     [[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "BENCH_SECONDS must be a positive integer"
     [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be an integer"
     [[ $STARTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_STARTS must be a positive integer"
+    [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
     local c
     for c in $CASES; do
         [[ " $ALL_CASES " == *" $c "* ]] || die "unknown case $c (known: $ALL_CASES)"
@@ -551,6 +584,14 @@ main() {
         PORT_OF[$name]=$port
         log "$name on 127.0.0.1:$port"
     done
+    if [[ " $ACTIVE " == *" marmoset "* ]]; then
+        for name in basic userfilter; do
+            port=$("${HELPER[@]}" freeport "$base" "${used[@]}")
+            used+=("$port")
+            base=$((port + 1))
+            AUX_PORT[$name]=$port
+        done
+    fi
     bench_all
 
     write_meta "$busy_before"
