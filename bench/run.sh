@@ -423,8 +423,8 @@ group_of() { # case
 # servers alike (not on whichever server came last). Only the loaded server
 # uses a CPU; the others wait in epoll.
 bench_group() { # group cases...
-    local group=$1 case variant name port
-    shift
+    local case variant name port
+    shift # the group is what its cases share; the cases follow
     local names=() ports=() pids=() variants=() i wanted=" "
     for case in "$@"; do
         wanted+="$(variant_of "$case") "
