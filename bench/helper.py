@@ -402,7 +402,7 @@ def load(jsonl):
                 if key not in tries or (obj.get("other_cpu_pct") or 0) <= (tries[key].get("other_cpu_pct") or 0):
                     tries[key] = obj
     rounds = {}
-    for (server, case, _), obj in sorted(tries.items(), key=lambda kv: str(kv[0])):
+    for (server, case, _), obj in sorted(tries.items()):
         rounds.setdefault((server, case), []).append(obj)
     return {key: over_rounds(objs) for key, objs in rounds.items()}, notes
 

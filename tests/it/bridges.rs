@@ -956,9 +956,9 @@ fn bridges_browser_chat_over_https_uses_http2() {
     );
     let server = TestServer::start(dir.path(), &conf, &[]);
     py("browser.py", &["chat", &format!("https://{}", server.addr)]);
-    wait_for(
-        || server.log().contains("\"CONNECT /ws/chat HTTP/2.0\" 200"),
-        "the HTTP/2 WebSocket in the access log",
+    assert!(
+        server.wait_log("\"CONNECT /ws/chat HTTP/2.0\" 200"),
+        "timed out waiting for the HTTP/2 WebSocket in the access log"
     );
 }
 

@@ -243,10 +243,7 @@ fn cgi_status_location_and_nph() {
     assert_eq!(x.status, 403);
     let b = exchange(&r.server, &request_text("GET", "/broken.sh", &[]));
     assert_eq!(b.status, 500);
-    assert!(
-        wait_for(|| r.server.log().contains("oops on stderr")),
-        "stderr logged"
-    );
+    assert!(r.server.wait_log("oops on stderr"), "stderr logged");
     // Not a script of the filter: the document module serves it.
     let d = exchange(&r.server, &request_text("GET", "/hello.txt", &[]));
     assert_eq!(d.text(), "hello world\n");

@@ -722,11 +722,7 @@ fn cli_graceful_shutdown_completes_download() {
 
     let status = server.stop().expect("exit status");
     assert!(status.success(), "{status:?}");
-    assert!(
-        poll(Duration::from_secs(5), || server.log().contains("good bye")),
-        "{}",
-        server.log()
-    );
+    assert!(server.wait_log("good bye"), "{}", server.log());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{TestServer, marmoset, site, unsafe_kill};
 
@@ -45,11 +45,7 @@ fn modes_each_mode_serves_the_core_cases() {
         let s = TestServer::start(dir.path(), &conf(mode), &[]);
         core_cases(&s);
         if mode == "threads" {
-            let logged = (0..100).any(|_| {
-                std::thread::sleep(Duration::from_millis(30));
-                s.log().contains("serving with 2 worker threads")
-            });
-            assert!(logged, "{}", s.log());
+            assert!(s.wait_log("serving with 2 worker threads"), "{}", s.log());
         }
     }
 }
@@ -213,15 +209,7 @@ fn modes_chroot_confines_the_process() {
         .unwrap();
     assert_eq!(written, s.pid());
     unsafe_kill(s.pid(), "HUP");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !s.log().contains("reload refused under chroot") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        s.log().contains("reload refused under chroot"),
-        "{}",
-        s.log()
-    );
+    assert!(s.wait_log("reload refused under chroot"), "{}", s.log());
     assert!(get(&s).ends_with("inside the jail\n"));
     s.stop();
     assert!(!pidfile.exists(), "pid file left behind");

@@ -104,10 +104,7 @@ fn count_upload(r: &Running, path: &str) -> serde_json::Value {
 fn assert_exception_survived(r: &Running, path: &str, text: &str, good: &str) {
     let boom = exchange(&r.server, &request_text("GET", path, &[]));
     assert_eq!(boom.status, 500);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !r.server.log().contains(text) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    r.server.wait_log(text);
     let log = r.server.log();
     assert!(log.contains("Traceback") && log.contains(text), "{log}");
     // The server lives on.
