@@ -59,15 +59,14 @@ impl PythonConfig {
         let env = string_list(sec, "env");
         let scripts = string_list(sec, "scripts");
         let application = sec.str("application");
-        if let Some(a) = &application {
-            if a.split_once(':')
+        if let Some(a) = &application
+            && a.split_once(':')
                 .is_none_or(|(m, n)| m.is_empty() || n.is_empty())
-            {
-                sec.error(
-                    "application",
-                    Problem::BadValue(format!("`{a}`: expected `module:callable`")),
-                );
-            }
+        {
+            sec.error(
+                "application",
+                Problem::BadValue(format!("`{a}`: expected `module:callable`")),
+            );
         }
         let mount = sec.str("mount").unwrap_or_default();
         let mount = mount.trim_end_matches('/').to_string();
