@@ -6,7 +6,7 @@ Sub-commands (all print to stdout):
   freeport START [SKIP...]     first free loopback TCP port >= START, not in SKIP
   systicks                     "user+nice+system steal" clock ticks of the machine
   busy SECONDS                 percent of one CPU the whole machine used over SECONDS
-  cpu PID                      utime+stime clock ticks of PID and its descendants
+  cpu PID                      "utime stime" clock ticks of PID and its descendants
   rss PID                      "VmRSS VmHWM" in KiB, summed over PID and descendants
   tree PID                     PID and its descendants, one per line
   wait PORT PID SECONDS        wait until PORT accepts; exit 1 if PID dies or time runs out
@@ -17,6 +17,7 @@ Sub-commands (all print to stdout):
                                accepted connection and -> first response (connect
                                polled every 1 ms), stop it; append the medians
   record JSONL SERVER CASE WRKOUT TICKS0 TICKS1 HWM_KIB [TIMES0 TIMES1]
+                               (TICKS0/1: "utime stime" of the server, from `cpu`)
                                parse a wrk or h2load output file, append one result line, print
                                the % of a CPU other processes used during the run
                                (TIMES0/1: bash `times` output before/after wrk, for
@@ -89,14 +90,15 @@ def tree(pid):
 
 
 def ticks_of(pid):
+    """(utime, stime) clock ticks of PID."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
-        return 0
+        return 0, 0
     fields = stat[stat.rfind(")") + 2:].split()
     # fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]), int(fields[12])
 
 
 def status_kib(pid, key):
@@ -130,7 +132,8 @@ def cmd_busy(seconds):
 
 
 def cmd_cpu(pid):
-    print(sum(ticks_of(p) for p in tree(int(pid))))
+    ticks = [ticks_of(p) for p in tree(int(pid))]
+    print(sum(u for u, _ in ticks), sum(s for _, s in ticks))
 
 
 def cmd_rss(pid):
@@ -351,10 +354,15 @@ def cmd_record(jsonl, server, case, wrkout, t0, t1, hwm, times0=None, times1=Non
     with open(wrkout) as f:
         text = f.read()
     res = parse_h2load(text) if "finished in" in text else parse_wrk(text)
-    cpu_s = (int(t1) - int(t0)) / CLK_TCK
+    (u0, s0), (u1, s1) = (map(int, t.split()) for t in (t0, t1))
+    cpu_s = (u1 - u0 + s1 - s0) / CLK_TCK
     res.update(server=server, case=case, cpu_s=cpu_s, hwm_kib=int(hwm),
                round=int(os.environ.get("RUN_ROUND", "1")))
     res["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"] if res["requests"] else None
+    # User time alone: the server's own code, without the kernel's TCP work,
+    # whose cost per request moves with the host's speed from run to run.
+    res["user_us_per_req"] = ((u1 - u0) / CLK_TCK * 1e6 / res["requests"]
+                              if res["requests"] else None)
     res["cpu_pct"] = 100.0 * cpu_s / res["seconds"] if res["seconds"] else None
     if times0 and times1:
         wrk_s = children_cpu_s(times1) - children_cpu_s(times0)
@@ -385,7 +393,8 @@ def cmd_note(jsonl, server, key, value):
 # ---------------------------------------------------------------- report
 
 # Figures of a load run that are summarised over rounds by their median.
-MEDIAN_KEYS = ("rps", "bytes_per_s", "cpu_us_per_req", "cpu_pct", "wrk_cpu_pct", "other_cpu_pct")
+MEDIAN_KEYS = ("rps", "bytes_per_s", "cpu_us_per_req", "user_us_per_req", "cpu_pct",
+               "wrk_cpu_pct", "other_cpu_pct")
 
 
 def load(jsonl):
@@ -418,8 +427,8 @@ def over_rounds(objs):
         res[k] = statistics.median(vals) if vals else None
     res["hwm_kib"] = max(o.get("hwm_kib", 0) for o in objs)
     res["rounds"] = len(objs)
-    res["cpu_us_per_req_all"] = [round(o["cpu_us_per_req"], 2) for o in objs
-                                 if o.get("cpu_us_per_req") is not None]
+    for k in ("cpu_us_per_req", "user_us_per_req"):
+        res[k + "_all"] = [round(o[k], 2) if o.get(k) is not None else None for o in objs]
     return res
 
 
@@ -452,6 +461,8 @@ def load_rows(case, label, runs):
                      {s: val(s, "bytes_per_s", 1 / 2**20) for s in SERVERS}, 1))
     rows.append((label, "CPU us/req (lower is better)",
                  {s: val(s, "cpu_us_per_req") for s in SERVERS}, 2))
+    rows.append((label, "user CPU us/req (lower is better)",
+                 {s: val(s, "user_us_per_req") for s in SERVERS}, 2))
     rows.append((label, "server CPU % (of 1 core)", {s: val(s, "cpu_pct") for s in SERVERS}, 0))
     client = "h2load" if case.startswith("h2") else "wrk"
     rows.append((label, f"{client} CPU % (near 100: client-bound)",
@@ -571,7 +582,36 @@ def rounds_line(runs):
         for s in SERVERS:
             r = runs.get((s, case), {})
             if r.get("cpu_us_per_req_all"):
-                parts.append(f"{case} {s} " + " / ".join(f"{v:.2f}" for v in r["cpu_us_per_req_all"]))
+                parts.append(f"{case} {s} " + " / ".join(fmt(v, 2) for v in r["cpu_us_per_req_all"]))
+    return "; ".join(parts)
+
+
+def auth_line(runs):
+    """marmoset's Basic and userfilter cases against its plain 1k-ka-50: the
+    median over rounds of each round's ratio (the cases of a round run
+    seconds apart, so a drift of the host's speed falls on both), in CPU
+    and in user time per request."""
+    plain = runs.get(("marmoset", "1k-ka-50"))
+    if not plain:
+        return ""
+    def per_round(r, k):
+        return r.get(k + "_all") or [r.get(k)]
+    parts = []
+    for case, name in (("1k-basic-50", "Basic"), ("1k-userfilter-50", "Basic + userfilter")):
+        r = runs.get(("marmoset", case))
+        if not r:
+            continue
+        figs = []
+        for k, what in (("cpu_us_per_req", "CPU"), ("user_us_per_req", "user CPU")):
+            pairs = [(a, b) for a, b in zip(per_round(r, k), per_round(plain, k))
+                     if a is not None and b]
+            if not pairs:
+                continue
+            extra = statistics.median(a / b - 1 for a, b in pairs)
+            delta = statistics.median(a - b for a, b in pairs)
+            figs.append(f"{what} {100 * extra:+.0f} % ({delta:+.2f} µs)")
+        if figs:
+            parts.append(f"{name} " + ", ".join(figs))
     return "; ".join(parts)
 
 
@@ -612,6 +652,10 @@ def cmd_report(jsonl, meta_json):
           "CPU 1; startup is the median over starts of exec to first connection / response")
     print(f"- versions: {versions}, {meta['wrk']}"
           + (f", h2load {meta['h2load']}" if meta.get("h2load") else ""))
+    auth = auth_line(runs)
+    if auth:
+        print(f"- marmoset's authenticated cases over its plain 1k-ka-50 (median of the "
+              f"rounds' ratios): {auth}")
     spread = rounds_line(runs)
     if spread:
         print(f"- each load figure is the median of its rounds; CPU µs/req of every round: {spread}")
