@@ -692,6 +692,26 @@ fn auth_bruteforce_lockout() {
 }
 
 #[test]
+fn auth_bruteforce_not_reset_by_another_users_sign_in() {
+    let dir = site();
+    let users = dir.path().join("users");
+    std::fs::write(&users, "root:rootpw\nalice:alicepw\n").unwrap();
+    let auth = format!(
+        r#"auth = {{ type = "Basic"; file = "{}"; maxfailures = 3; lockout = 60; }};"#,
+        users.display()
+    );
+    let s = TestServer::start(dir.path(), &doc_conf(&auth, ""), &[]);
+    // An account holder guessing at root's password, signing in as
+    // herself between the guesses: the guesses still add up.
+    for _ in 0..2 {
+        assert_eq!(curl(&s, "/hello.txt", &["-u", "root:guess"]).code, 401);
+        assert_eq!(curl(&s, "/hello.txt", &["-u", "alice:alicepw"]).code, 200);
+    }
+    assert_eq!(curl(&s, "/hello.txt", &["-u", "root:guess"]).code, 429);
+    assert_eq!(curl(&s, "/hello.txt", &["-u", "root:rootpw"]).code, 429);
+}
+
+#[test]
 fn auth_unprotect_protect_and_home() {
     let (_d, s) = start(
         r#"{ type = "Basic"; user = "foo"; passwd = "bar"; home = "foo"; unprotect = "^/public/*,^/index.html$,^/~*"; protect = "^/public/secret*"; options = "home"; }"#,
@@ -720,6 +740,9 @@ fn auth_wwwform_sign_in_then_cookie() {
     let post = |body: &str| curl(&s, "/login", &["--data", body]);
     assert_eq!(post("username=foo&password=baz").code, 401);
     assert_eq!(post("username=foo").code, 401);
+    // Credentials in the query string are not read (they would be logged).
+    let r = curl(&s, "/login?username=foo&password=bar", &["--data", "x=1"]);
+    assert_eq!(r.code, 401);
     let r = post("username=foo&password=bar&redirect_uri=%2Fhello.txt");
     assert_eq!(r.code, 302);
     assert_eq!(r.header("location").as_deref(), Some("/hello.txt"));
@@ -768,6 +791,18 @@ fn auth_misconfigured_does_not_start() {
         };
         assert!(log.contains("auth"), "{log}");
     }
+    // Two factors of a chain with one issuer: the second would count as
+    // satisfied by the first, never asked for.
+    let conf = doc_conf(
+        r#"auth = ( { type = "Basic"; realm = "dev"; user = "a"; passwd = "b"; },
+         { type = "Basic"; realm = "dev"; user = "a"; passwd = "c"; } );"#,
+        "",
+    );
+    let Err(log) = TestServer::try_start(dir.path(), &conf, &[]) else {
+        panic!("started with two factors of issuer `dev`");
+    };
+    assert!(log.contains("issuer `dev` is also an earlier factor's"), "{log}");
+    assert!(log.contains("marmoset.conf:"), "{log}");
 }
 
 #[test]

@@ -163,11 +163,12 @@ impl Factor {
             // that would otherwise be moved with every request's.
             return Ok(match Box::pin(o.callback(head, ctx)).await {
                 super::oidc::Callback::SignedIn(user, resp) => {
-                    self.guard.success(ip);
+                    self.guard.success(ip, &user.name);
                     Outcome::SignedIn(user, resp)
                 }
                 super::oidc::Callback::Refused(resp) => {
-                    if self.guard.failure(ip) {
+                    // Whom the refused callback was for is not known.
+                    if self.guard.failure(ip, "") {
                         log::warn!("auth: {ip} locked out after repeated failures");
                     }
                     Outcome::Respond(resp)
@@ -238,7 +239,7 @@ impl Factor {
         };
         match verdict {
             Some(Verdict::Ok(acct)) => {
-                self.guard.success(ctx.peer.ip());
+                self.guard.success(ctx.peer.ip(), &acct.name);
                 match self.admit_shared(acct, ctx) {
                     Some(user) => {
                         return Ok(Outcome::User {
@@ -322,7 +323,7 @@ impl Factor {
             "auth: {ip} failed {} sign-in as {user:?}",
             self.scheme.name()
         );
-        if self.guard.failure(ip) {
+        if self.guard.failure(ip, user) {
             log::warn!("auth: {ip} locked out after repeated failures");
         }
         self.guard.locked(ip).map(locked)
@@ -460,7 +461,7 @@ impl Factor {
             return None;
         }
         let user = self.admit_shared(acct, ctx)?;
-        self.guard.success(ip);
+        self.guard.success(ip, &user.name);
         Some(user)
     }
 

@@ -153,6 +153,23 @@ impl Auth {
                 }),
             }
         }
+        // A factor whose issuer an earlier one already added to the session
+        // counts as satisfied (REFERENCE §6.6.3, step 1): it would never be
+        // asked for.
+        for (i, (cfg, f)) in cfgs.iter().zip(&factors).enumerate() {
+            if factors[..i].iter().any(|g| g.issuer == f.issuer) {
+                errors.push(Diagnostic {
+                    severity: Severity::Error,
+                    span: cfg.span.clone(),
+                    path: cfg.path.clone(),
+                    problem: Problem::BadValue(format!(
+                        "issuer `{}` is also an earlier factor's: give each factor of the chain \
+                         its own `issuer` (or `realm`), or this one is never checked",
+                        f.issuer
+                    )),
+                });
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }

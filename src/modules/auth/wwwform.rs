@@ -100,24 +100,25 @@ pub async fn sign_in(
             return Err(HttpError::new(StatusCode::PAYLOAD_TOO_LARGE));
         }
     }
-    let mut pairs = parse_form(&String::from_utf8_lossy(&buf));
-    pairs.extend(parse_form(&query));
+    // Credentials come from the body only (a query string ends up in
+    // access logs); `redirect_uri` may come from either.
+    let body = parse_form(&String::from_utf8_lossy(&buf));
+    let query = parse_form(&query);
     let ip = ctx.peer.ip();
     if let Some(left) = factor.guard().locked(ip) {
         return Ok((locked(left), None));
     }
-    let (Some(user), Some(password)) = (field(&pairs, "username"), field(&pairs, "password"))
-    else {
+    let (Some(user), Some(password)) = (field(&body, "username"), field(&body, "password")) else {
         return Ok((unauthorized(factor), None));
     };
     let Some(acct) = factor.check_password(user, password).await? else {
         log::warn!("auth: {ip} failed form sign-in as {user:?}");
-        if factor.guard().failure(ip) {
+        if factor.guard().failure(ip, user) {
             log::warn!("auth: {ip} locked out after repeated failures");
         }
         return Ok((unauthorized(factor), None));
     };
-    factor.guard().success(ip);
+    factor.guard().success(ip, user);
     let Some(user) = factor.admit(&acct, ctx) else {
         return Ok((unauthorized(factor), None));
     };
@@ -127,7 +128,9 @@ pub async fn sign_in(
         Some(prev) if prev.name == user.name => User::clone(prev),
         _ => user,
     };
-    let target = field(&pairs, "redirect_uri").and_then(|u| safe_redirect(u, host.as_deref()));
+    let target = field(&body, "redirect_uri")
+        .or_else(|| field(&query, "redirect_uri"))
+        .and_then(|u| safe_redirect(u, host.as_deref()));
     let mut resp = match target.and_then(|t| HeaderValue::from_str(t).ok()) {
         Some(loc) => {
             let mut r = Response::new(Body::empty());
