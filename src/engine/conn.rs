@@ -129,6 +129,9 @@ impl Site {
             keep_alive: limits.keep_alive,
             max_head: limits.max_header,
             max_body: limits.max_body,
+            // No new setting: a client waited on in the middle of a
+            // request gets as long as for its head.
+            stall: limits.header_timeout,
         };
         Site {
             defaults: h1::Defaults::new(&pipeline.info().default_headers),

@@ -20,6 +20,7 @@ mod disk_full;
 mod document;
 mod embed;
 mod h1_engine;
+mod h1_review;
 mod http;
 mod modes;
 #[cfg(feature = "python")]

@@ -222,6 +222,12 @@ pub(super) struct BodyDriver {
     expect: Option<usize>,
     /// The body could not be read to its end (connection must close).
     failed: bool,
+    /// Bytes read from the client (the progress [`super::stall`]
+    /// watches).
+    moved: u64,
+    /// The last poll waits on the client (to send, or to take `100
+    /// Continue`).
+    blocked: bool,
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -243,6 +249,8 @@ impl BodyDriver {
             decoder,
             expect: expect.then_some(0),
             failed: false,
+            moved: 0,
+            blocked: false,
         };
         (driver, EngineBody { shared, hint })
     }
@@ -251,6 +259,16 @@ impl BodyDriver {
     /// another request.
     pub(super) fn is_complete(&self) -> bool {
         self.decoder.is_done() && !self.failed
+    }
+
+    /// Bytes moved so far.
+    pub(super) fn moved(&self) -> u64 {
+        self.moved
+    }
+
+    /// Whether the handler waits for body bytes the client does not send.
+    pub(super) fn waits_on_client(&self) -> bool {
+        self.blocked
     }
 
     /// Serve the handler's demand: `Ready` once nothing more will be read
@@ -264,6 +282,7 @@ impl BodyDriver {
         rbuf: &mut BytesMut,
         may_continue: bool,
     ) -> Poll<()> {
+        self.blocked = false;
         let shared = self.shared.clone();
         let mut slot = shared.lock().unwrap_or_else(|e| e.into_inner());
         if slot.dropped || self.failed || self.decoder.is_done() {
@@ -278,7 +297,10 @@ impl BodyDriver {
                 match send_continue(cx, io, sent) {
                     Poll::Ready(Ok(())) => self.expect = None,
                     Poll::Ready(Err(e)) => return self.fail(&mut slot, e),
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {
+                        self.blocked = true;
+                        return Poll::Pending;
+                    }
                 }
             } else {
                 self.expect = None;
@@ -315,9 +337,12 @@ impl BodyDriver {
                     );
                     return self.fail(&mut slot, e);
                 }
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(n)) => self.moved += n as u64,
                 Poll::Ready(Err(e)) => return self.fail(&mut slot, e),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.blocked = true;
+                    return Poll::Pending;
+                }
             }
         }
     }

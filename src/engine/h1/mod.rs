@@ -22,6 +22,7 @@ mod body;
 mod deadline;
 mod head;
 mod spare;
+mod stall;
 mod write;
 
 use std::any::Any;
@@ -47,6 +48,7 @@ use crate::pipeline::{Request, Response};
 use crate::request_body::RequestBody;
 use body::BodyDriver;
 use deadline::Deadline;
+use stall::Stall;
 use write::{Framing as Out, Writer};
 
 /// Responses to pipelined requests wait in the write buffer up to this size.
@@ -72,6 +74,9 @@ pub struct Settings {
     pub max_head: usize,
     /// Largest request body (the handlers' default limit).
     pub max_body: u64,
+    /// Longest wait on a client in the middle of a request: for body
+    /// bytes, or to take response bytes (see [`stall`]).
+    pub stall: Duration,
 }
 
 struct Conn<I> {
@@ -316,13 +321,17 @@ impl<I: Io + 'static> Conn<I> {
         // of both was taken from and given back to the shared arena.
         let mut handler = Box::pin(dispatch(Request::from_parts(parts, body)));
         let slot = Box::new_uninit();
+        let mut stall = Stall::new(self.settings.stall);
         Box::into_pin(Box::write(slot, async move {
-            let (mut resp, defaults) = poll_fn(|cx| {
+            let handled = poll_fn(|cx| {
                 if let Poll::Ready(r) = handler.as_mut().poll(cx) {
-                    return Poll::Ready(r);
+                    return Poll::Ready(Some(r));
                 }
                 if let Some(d) = driver.as_mut() {
                     let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, true);
+                    if stall.poll(cx, d.waits_on_client(), d.moved()).is_ready() {
+                        return Poll::Ready(None);
+                    }
                 }
                 // Responses deferred behind this pipelined request go out
                 // while its handler works (a write error shows up later).
@@ -330,6 +339,10 @@ impl<I: Io + 'static> Conn<I> {
                 Poll::Pending
             })
             .await;
+            let Some((mut resp, defaults)) = handled else {
+                log::debug!("request body stalled: connection closed");
+                return Next::Close { linger: false };
+            };
             // Its memory goes back before the response is written.
             drop(handler);
             let status = resp.status();
@@ -378,12 +391,20 @@ impl<I: Io + 'static> Conn<I> {
                     let _ = d.poll_drive(cx, &mut self.io, &mut self.rbuf, false);
                 }
                 let pipelined = defer && !self.rbuf.is_empty();
-                writer.poll_write(
+                let r = writer.poll_write(
                     cx,
                     &mut self.io,
                     &mut self.out,
                     pipelined.then_some(DEFER_LIMIT),
-                )
+                );
+                if r.is_pending()
+                    && stall
+                        .poll(cx, writer.waits_on_client(), writer.sent())
+                        .is_ready()
+                {
+                    return Poll::Ready(Err(stalled()));
+                }
+                r
             })
             .await;
             if written.is_err() {
@@ -433,10 +454,23 @@ impl<I: Io + 'static> Conn<I> {
         }
     }
 
-    /// Write what waits in the write buffer.
+    /// Write what waits in the write buffer, unless the client stops
+    /// taking it.
     async fn flush(&mut self) -> std::io::Result<()> {
-        poll_fn(|cx| write::poll_out(cx, &mut self.io, &mut self.out)).await?;
-        self.io.flush().await
+        let mut stall = Stall::new(self.settings.stall);
+        poll_fn(|cx| {
+            let r = match write::poll_out(cx, &mut self.io, &mut self.out) {
+                Poll::Ready(Ok(())) => Pin::new(&mut self.io).poll_flush(cx),
+                other => other,
+            };
+            // Only bytes leave the buffer meanwhile: its length is the
+            // progress.
+            if r.is_pending() && stall.poll(cx, true, self.out.len() as u64).is_ready() {
+                return Poll::Ready(Err(stalled()));
+            }
+            r
+        })
+        .await
     }
 
     /// Read and drop what the client still sends, for a short while, after
@@ -445,7 +479,7 @@ impl<I: Io + 'static> Conn<I> {
         if self.flush().await.is_err() {
             return;
         }
-        let _ = self.io.shutdown().await;
+        self.shut().await;
         let drain = async {
             let mut total = 0usize;
             loop {
@@ -475,8 +509,18 @@ impl<I: Io + 'static> Conn<I> {
 
     async fn close(mut self) {
         let _ = self.flush().await;
-        let _ = self.io.shutdown().await;
+        self.shut().await;
     }
+
+    /// End our side (a TLS stream writes its close alert: bounded too).
+    async fn shut(&mut self) {
+        let _ = tokio::time::timeout(self.settings.stall, self.io.shutdown()).await;
+    }
+}
+
+/// A client that stopped taking its response.
+fn stalled() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")
 }
 
 /// `Connection: close` on the last response of a connection, `keep-alive`

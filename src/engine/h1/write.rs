@@ -110,6 +110,11 @@ pub(super) struct Writer {
     crlf: bool,
     /// Bytes of a `Length` body still expected.
     left: u64,
+    /// Bytes written to the client so far (the progress [`super::stall`]
+    /// watches).
+    sent: u64,
+    /// The last poll waited for the body to produce, not for the client.
+    awaits_body: bool,
 }
 
 impl Writer {
@@ -128,7 +133,20 @@ impl Writer {
             pending: None,
             crlf: false,
             left,
+            sent: 0,
+            awaits_body: false,
         }
+    }
+
+    /// Bytes written so far.
+    pub(super) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether a pending write waits on the client (a full socket), not
+    /// on the body.
+    pub(super) fn waits_on_client(&self) -> bool {
+        !self.awaits_body
     }
 
     /// Gather and write until the body is out. `defer`: another request is
@@ -144,6 +162,7 @@ impl Writer {
         let zero_copy = matches!(self.framing, Framing::Length(_))
             && self.body.as_ref().is_some_and(Body::is_file)
             && (io as &dyn Any).is::<TcpStream>();
+        self.awaits_body = false;
         loop {
             let gathering = if zero_copy {
                 self.fill_from_file(cx, out)?
@@ -154,7 +173,10 @@ impl Writer {
                 if out.is_empty() {
                     ready!(self.poll_sendfile(cx, io, out))?;
                 } else {
-                    ready!(poll_send_more(cx, io, out))?;
+                    let before = out.len();
+                    let r = poll_send_more(cx, io, out);
+                    self.sent += (before - out.len()) as u64;
+                    ready!(r)?;
                 }
                 continue;
             }
@@ -168,6 +190,7 @@ impl Writer {
                 }
                 // Waiting for the body to produce.
                 debug_assert!(gathering == Gathered::Pending);
+                self.awaits_body = true;
                 return Poll::Pending;
             }
             ready!(self.poll_send(cx, io, out))?;
@@ -253,6 +276,7 @@ impl Writer {
                     )));
                 }
                 Ok(n) => {
+                    self.sent += n as u64;
                     body.file_sent(n as u64);
                     self.left -= n as u64;
                     if self.left == 0 {
@@ -353,6 +377,7 @@ impl Writer {
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            self.sent += n as u64;
             let from_out = n.min(out.len());
             out.drain(..from_out);
             if n > from_out

@@ -1,0 +1,134 @@
+//! Integration tests: the HTTP/1 engine's answers to the protocol review —
+//! a client stalled in the middle of a request, the framing and the
+//! `Connection` header of responses, transfer codings, request targets.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::http::{Client, Running, conf, get, run};
+
+/// A server that gives up on a stalled client after 1 s.
+fn impatient(server_keys: &str, document_keys: &str) -> Running {
+    run(&conf(
+        &format!("keepalivetimeout = 5; headertimeout = 1; {server_keys}"),
+        document_keys,
+    ))
+}
+
+/// Read from `s` until it closes or `within` passes; the bytes and whether
+/// it closed.
+fn read_until_close(s: &mut std::net::TcpStream, within: Duration) -> (usize, bool) {
+    let deadline = Instant::now() + within;
+    let mut total = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    while Instant::now() < deadline {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        match crate::support::read_some(s, &mut buf) {
+            Ok(0) => return (total, true),
+            Ok(n) => total += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (total, true),
+        }
+    }
+    (total, false)
+}
+
+#[test]
+fn h1_stalled_uploads_free_their_slots() {
+    let r = impatient("maxclients = 2;", "options = \"rest\";");
+    let mut stalled: Vec<Client> = ["/up1.txt", "/up2.txt"]
+        .iter()
+        .map(|path| {
+            let mut c = Client::new(&r.server);
+            c.send(format!(
+                "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"
+            ));
+            c
+        })
+        .collect();
+    // Both slots are taken until the stalled uploads are dropped.
+    let t = Instant::now();
+    loop {
+        let resp = get(&r.server, "/hello.txt", &[]);
+        if resp.status == 200 {
+            break;
+        }
+        assert_eq!(resp.status, 503, "{resp:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(6),
+            "two stalled uploads still hold both slots after {:?}",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for c in &mut stalled {
+        assert!(
+            c.closed_within(Duration::from_secs(3)),
+            "stalled upload kept open"
+        );
+    }
+}
+
+fn big_site(size: usize) -> Running {
+    let r = impatient("maxclients = 10;", "");
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    std::fs::write(r.dir.path().join("htdocs/big.bin"), data).unwrap();
+    r
+}
+
+#[test]
+fn h1_stalled_reader_is_dropped() {
+    let size = 32 << 20;
+    let r = big_site(size);
+    let mut s = r.server.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Read nothing for well over the limit.
+    std::thread::sleep(Duration::from_secs(4));
+    let (got, closed) = read_until_close(&mut s, Duration::from_secs(20));
+    println!("stalled reader got {got} of {size} body bytes, closed: {closed}");
+    assert!(closed, "connection still open");
+    assert!(
+        got < size,
+        "the whole response went out to a stalled reader"
+    );
+}
+
+#[test]
+fn h1_slow_but_moving_reader_gets_the_whole_response() {
+    let size = 8 << 20;
+    let r = big_site(size);
+    let mut s = r.server.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let t = Instant::now();
+    let mut total = 0;
+    let mut buf = vec![0u8; 512 * 1024];
+    loop {
+        // 512 KiB each 300 ms: much slower than loopback, never idle 1 s.
+        let mut step = 0;
+        while step < buf.len() {
+            match s.read(&mut buf[step..]) {
+                Ok(0) => break,
+                Ok(n) => step += n,
+                Err(e) => panic!("read after {total} bytes: {e}"),
+            }
+        }
+        total += step;
+        if step < buf.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    println!("slow reader: {total} bytes in {:?}", t.elapsed());
+    assert!(
+        t.elapsed() > Duration::from_secs(2),
+        "not slow enough to test"
+    );
+    assert!(total > size, "cut after {total} bytes (body {size})");
+}
