@@ -132,3 +132,38 @@ fn h1_slow_but_moving_reader_gets_the_whole_response() {
     );
     assert!(total > size, "cut after {total} bytes (body {size})");
 }
+
+#[test]
+fn h1_unread_body_in_the_buffer_keeps_the_connection() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    let mut c = Client::new(&r.server);
+    c.send(
+        "POST /missing HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+         GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let first = c.response();
+    assert_eq!(first.status, 404, "{first:?}");
+    let closing = first
+        .header("connection")
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    if !closing {
+        // Kept open: the pipelined request must be answered.
+        let (rest, _) = c.rest_until_close();
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(
+            rest.starts_with("HTTP/1.1 200") && rest.ends_with("hello world\n"),
+            "no Connection: close on the 404, but the GET behind it got {rest:?}"
+        );
+    }
+}
+
+#[test]
+fn h1_unread_body_still_coming_announces_the_close() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    let mut c = Client::new(&r.server);
+    c.send("POST /missing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello");
+    let resp = c.response();
+    assert_eq!(resp.status, 404, "{resp:?}");
+    assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
+    assert!(c.closed_within(Duration::from_secs(5)));
+}

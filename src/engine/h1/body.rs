@@ -261,6 +261,25 @@ impl BodyDriver {
         self.decoder.is_done() && !self.failed
     }
 
+    /// Once the handler has dropped the body unread, skip what of it is
+    /// already buffered; whether the body is then complete (so the
+    /// connection can carry the next request).
+    pub(super) fn skip_buffered(&mut self, rbuf: &mut BytesMut) -> bool {
+        let dropped = self
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .dropped;
+        while dropped && !self.failed && !self.decoder.is_done() {
+            match self.decoder.decode(rbuf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => self.failed = true,
+            }
+        }
+        self.is_complete()
+    }
+
     /// Bytes moved so far.
     pub(super) fn moved(&self) -> u64 {
         self.moved

@@ -350,8 +350,14 @@ impl<I: Io + 'static> Conn<I> {
                 && (status == StatusCode::SWITCHING_PROTOCOLS
                     || (method == Method::CONNECT && status.is_success()));
             let http10 = version == Version::HTTP_10 || resp.version() == Version::HTTP_10;
+            // A body left unread ends the connection: say so in this
+            // response (RFC 9112 §9.6), unless it is all buffered already.
+            let body_left = driver
+                .as_mut()
+                .is_some_and(|d| !d.skip_buffered(&mut self.rbuf));
             let mut keep = self.settings.keep_alive
                 && !close
+                && !body_left
                 && !upgrading
                 && !shutdown.started()
                 && !head::asks_close(resp.headers());
