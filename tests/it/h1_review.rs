@@ -167,3 +167,23 @@ fn h1_unread_body_still_coming_announces_the_close() {
     assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
     assert!(c.closed_within(Duration::from_secs(5)));
 }
+
+#[test]
+fn h1_transfer_codings_other_than_chunked_get_501() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    for codings in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let mut c = Client::new(&r.server);
+        c.send(format!(
+            "POST /hello.txt HTTP/1.1\r\nHost: x\r\n{codings}\r\n5\r\nhello\r\n0\r\n\r\n"
+        ));
+        let resp = c.response();
+        assert_eq!(resp.status, 501, "{codings:?}: {resp:?}");
+        assert!(
+            c.closed_within(Duration::from_secs(5)),
+            "{codings:?}: kept open"
+        );
+    }
+}

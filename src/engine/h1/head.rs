@@ -166,21 +166,15 @@ impl Seen {
 }
 
 /// The body framing of a request (RFC 9112 §6.3): chunked when
-/// `Transfer-Encoding` ends with it, else `Content-Length`; both, several
-/// different lengths, or another coding are refused (request smuggling).
+/// `Transfer-Encoding` is `chunked` alone, else `Content-Length`; both,
+/// several different lengths, or a repeated `chunked` are refused (request
+/// smuggling), and another transfer coding is not implemented (§6.1).
 fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, StatusCode> {
     if headers.contains_key(TRANSFER_ENCODING) {
-        let chunked = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        if !chunked || headers.contains_key(CONTENT_LENGTH) || version == Version::HTTP_10 {
+        if headers.contains_key(CONTENT_LENGTH) || version == Version::HTTP_10 {
             return Err(StatusCode::BAD_REQUEST);
         }
-        return Ok(Some(Framing::Chunked));
+        return transfer_codings(headers).map(Some);
     }
     let mut length = None;
     for v in headers.get_all(CONTENT_LENGTH) {
@@ -200,6 +194,28 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, Sta
         }
     }
     Ok(length.filter(|&n| n > 0).map(Framing::Length))
+}
+
+/// The framing of a body with `Transfer-Encoding` (every line of it):
+/// `chunked` alone; any other coding is not implemented (`501`), so the
+/// body cannot be found and the connection closes.
+fn transfer_codings(headers: &HeaderMap) -> Result<Framing, StatusCode> {
+    let mut chunked = 0;
+    for v in headers.get_all(TRANSFER_ENCODING) {
+        for coding in v.as_bytes().split(|&b| b == b',') {
+            let coding = coding.trim_ascii();
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                chunked += 1;
+            } else if !coding.is_empty() {
+                return Err(StatusCode::NOT_IMPLEMENTED);
+            }
+        }
+    }
+    if chunked == 1 {
+        Ok(Framing::Chunked)
+    } else {
+        Err(StatusCode::BAD_REQUEST)
+    }
 }
 
 /// Whether a response's own headers say `Connection: close`. A response
@@ -437,10 +453,17 @@ mod tests {
             "Content-Length: 5\r\nContent-Length: 6\r\n",
             "Content-Length: -1\r\n",
             "Content-Length: 5x\r\n",
-            "Transfer-Encoding: gzip\r\n",
             "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked, chunked\r\n",
         ] {
             assert_eq!(body(bad), Err(StatusCode::BAD_REQUEST), "{bad:?}");
+        }
+        for other in [
+            "Transfer-Encoding: gzip\r\n",
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        ] {
+            assert_eq!(body(other), Err(StatusCode::NOT_IMPLEMENTED), "{other:?}");
         }
     }
 
