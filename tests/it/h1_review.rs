@@ -187,3 +187,30 @@ fn h1_transfer_codings_other_than_chunked_get_501() {
         );
     }
 }
+
+#[test]
+fn h1_http10_server_never_chunks_a_response() {
+    let dir = crate::support::site();
+    std::fs::create_dir_all(dir.path().join("cgi")).unwrap();
+    crate::support::write_script(
+        &dir.path().join("cgi/stream.sh"),
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nstreamed\\n'\n",
+    );
+    let r = crate::http::run_in(
+        dir,
+        "servers = ({ port = 0; addr = \"127.0.0.1\"; keepalivetimeout = 5; maxclients = 10; \
+         version = \"HTTP/1.0\";\n cgi = { docroot = \"cgi\"; allow = \".sh*\"; deny = \"*\"; \
+         denylast = true; };\n document = { docroot = \"htdocs\"; }; });\n",
+    );
+    let mut c = Client::new(&r.server);
+    c.send("GET /stream.sh HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (raw, closed) = c.rest_until_close();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.0 200"), "{raw:?}");
+    assert!(
+        !raw.to_ascii_lowercase().contains("transfer-encoding"),
+        "an HTTP/1.0 response is chunked: {raw:?}"
+    );
+    assert!(raw.ends_with("\r\n\r\nstreamed\n"), "{raw:?}");
+    assert!(closed, "a response until close must close");
+}

@@ -361,7 +361,10 @@ impl<I: Io + 'static> Conn<I> {
                 && !upgrading
                 && !shutdown.started()
                 && !head::asks_close(resp.headers());
-            let framing = write::framing(&resp, &method, version);
+            // The version the response goes out in frames it: no chunks
+            // in an HTTP/1.0 response, whatever the request's version.
+            let out_version = if http10 { Version::HTTP_10 } else { version };
+            let framing = write::framing(&resp, &method, out_version);
             if framing == Out::UntilClose {
                 keep = false;
             }
