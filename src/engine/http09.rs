@@ -1,7 +1,7 @@
 //! HTTP/0.9 simple requests (a request line without a version).
 //!
 //! The start of each connection is read until the request line can be
-//! classified: `METHOD SP target` followed by the end of the line, with no
+//! classified: `GET SP target` followed by the end of the line, with no
 //! version, is a simple request, answered here with the body only, then the
 //! connection is closed. Anything else goes to the HTTP/1 engine (or
 //! HTTP/2) together with the bytes already read.
@@ -73,7 +73,11 @@ fn classify(buf: &[u8], limit: usize) -> Option<Start> {
     let line = buf[..eol].strip_suffix(b"\r").unwrap_or(&buf[..eol]);
     let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(method), Some(target), None) if line.starts_with(method) => {
+        // HTTP/0.9 has only GET (RFC 1945 §4.1); another method on a
+        // line without a version is garbage for the engine to refuse.
+        (Some(method), Some(target), None)
+            if line.starts_with(method) && method.eq_ignore_ascii_case(b"GET") =>
+        {
             let method = std::str::from_utf8(method).ok()?.to_string();
             let target = std::str::from_utf8(target).ok()?.to_string();
             Some(Start::Simple { method, target })
@@ -117,6 +121,9 @@ mod tests {
         assert_eq!(kind("GET /ind"), "more");
         assert_eq!(kind("GET"), "more");
         assert_eq!(kind("GARBAGE\r\n"), "http");
+        assert_eq!(kind("get /index.html\r\n"), "simple");
+        assert_eq!(kind("DELETE /victim.txt\r\n"), "http");
+        assert_eq!(kind("PUT /x\n"), "http");
         assert_eq!(kind("PRI * HTTP/2.0\r\n"), "http");
     }
 

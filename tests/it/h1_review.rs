@@ -214,3 +214,18 @@ fn h1_http10_server_never_chunks_a_response() {
     assert!(raw.ends_with("\r\n\r\nstreamed\n"), "{raw:?}");
     assert!(closed, "a response until close must close");
 }
+
+#[test]
+fn h1_http09_simple_request_is_get_only() {
+    let r = run(&conf(
+        "keepalivetimeout = 5; maxclients = 10;",
+        "options = \"rest\";",
+    ));
+    let victim = r.dir.path().join("htdocs/victim.txt");
+    std::fs::write(&victim, "still here\n").unwrap();
+    let answer = r.server.raw(b"DELETE /victim.txt\r\n");
+    assert!(victim.exists(), "an HTTP/0.9 DELETE removed the file");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    // GET is still served the HTTP/0.9 way.
+    assert_eq!(r.server.raw(b"GET /victim.txt\r\n"), "still here\n");
+}
