@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::http::{Client, Running, conf, get, run};
+use crate::http::{Client, Running, conf, exchange, get, run};
 
 /// A server that gives up on a stalled client after 1 s.
 fn impatient(server_keys: &str, document_keys: &str) -> Running {
@@ -228,4 +228,21 @@ fn h1_http09_simple_request_is_get_only() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
     // GET is still served the HTTP/0.9 way.
     assert_eq!(r.server.raw(b"GET /victim.txt\r\n"), "still here\n");
+}
+
+#[test]
+fn h1_request_target_without_slash_gets_400() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    for line in [
+        "GET hello.txt HTTP/1.1",
+        "GET host:443 HTTP/1.1",
+        "GET * HTTP/1.1",
+    ] {
+        let resp = exchange(&r.server, &format!("{line}\r\nHost: x\r\n\r\n"));
+        assert_eq!(resp.status, 400, "{line}: {resp:?}");
+    }
+    for line in ["GET /hello.txt HTTP/1.1", "GET http://x/hello.txt HTTP/1.1"] {
+        let resp = exchange(&r.server, &format!("{line}\r\nHost: x\r\n\r\n"));
+        assert_eq!(resp.status, 200, "{line}: {resp:?}");
+    }
 }

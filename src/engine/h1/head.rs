@@ -95,6 +95,12 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
             HeaderValue::from_maybe_shared(slice(value)).map_err(|_| StatusCode::BAD_REQUEST)?;
         headers.append(name, value);
     }
+    if !target_form(
+        &method,
+        &head[target.0 as usize..(target.0 + target.1) as usize],
+    ) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
     let uri = Uri::from_maybe_shared(slice(target)).map_err(|_| StatusCode::BAD_REQUEST)?;
     let framing = if seen.body {
         framing(&headers, version)?
@@ -129,6 +135,21 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         close,
         upgrade,
     }))
+}
+
+/// Whether a request target has a form its method allows (RFC 9112
+/// §3.2): origin (`/path`) or absolute (`http://host/path`) for every
+/// method, authority (`host:port`) for CONNECT, `*` for OPTIONS.
+fn target_form(method: &Method, target: &[u8]) -> bool {
+    let absolute = |scheme: &[u8]| {
+        target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme)
+    };
+    match target.first() {
+        Some(b'/') => true,
+        _ if method == Method::CONNECT => !target.is_empty(),
+        _ if target == b"*" => method == Method::OPTIONS,
+        _ => absolute(b"http://") || absolute(b"https://"),
+    }
 }
 
 /// A request header's name. `Host`, in every HTTP/1.1 request and often
@@ -476,6 +497,29 @@ mod tests {
         assert!(close(
             "GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn target_forms() {
+        let status = |line: &str| parse_str(&format!("{line}\r\nHost: x\r\n\r\n")).err();
+        for good in [
+            "GET /a.txt HTTP/1.1",
+            "GET http://x/a.txt HTTP/1.1",
+            "GET HTTPS://x/ HTTP/1.1",
+            "OPTIONS * HTTP/1.1",
+            "CONNECT x:443 HTTP/1.1",
+        ] {
+            assert_eq!(status(good), None, "{good}");
+        }
+        for bad in [
+            "GET a.txt HTTP/1.1",
+            "GET x:443 HTTP/1.1",
+            "GET * HTTP/1.1",
+            "GET http:// HTTP/1.1",
+            "GET ftp://x/a HTTP/1.1",
+        ] {
+            assert_eq!(status(bad), Some(StatusCode::BAD_REQUEST), "{bad}");
+        }
     }
 
     #[test]
