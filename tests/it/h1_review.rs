@@ -246,3 +246,16 @@ fn h1_request_target_without_slash_gets_400() {
         assert_eq!(resp.status, 200, "{line}: {resp:?}");
     }
 }
+
+#[test]
+fn h1_lowercase_head_gets_the_length_of_the_get() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    let mut c = Client::new(&r.server);
+    c.send("head /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let resp = c.response_for(true);
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.header("content-length"), Some("12"), "{resp:?}");
+    // No body was sent: the next answer follows at once.
+    c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response().text(), "hello world\n");
+}

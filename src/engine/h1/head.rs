@@ -61,8 +61,7 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
     let base = rbuf.as_ptr() as usize;
     // Within the head, whose length fits in `u32` (checked above).
     let at = |s: &[u8]| Span((s.as_ptr() as usize - base) as u32, s.len() as u32);
-    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
-        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    let method = method_of(req.method.unwrap_or(""))?;
     let target = at(req.path.unwrap_or("").as_bytes());
     let version = if req.version == Some(0) {
         Version::HTTP_10
@@ -135,6 +134,18 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         close,
         upgrade,
     }))
+}
+
+/// The request's method, upper-cased: Ouistiti compares methods
+/// case-insensitively (`head` is `HEAD`), and the engine frames the
+/// response by the method it records here.
+fn method_of(m: &str) -> Result<Method, StatusCode> {
+    let method = if m.bytes().any(|b| b.is_ascii_lowercase()) {
+        Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+    } else {
+        Method::from_bytes(m.as_bytes())
+    };
+    method.map_err(|_| StatusCode::BAD_REQUEST)
 }
 
 /// Whether a request target has a form its method allows (RFC 9112
@@ -415,6 +426,8 @@ mod tests {
         let head = parse(&mut buf, 8192).unwrap().unwrap();
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri, "/a?b=c");
+        let lower = parse_str("head / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(lower.unwrap().unwrap().parts.method, Method::HEAD);
         assert_eq!(head.parts.version, Version::HTTP_11);
         assert_eq!(head.parts.headers["x-y"], "z");
         assert_eq!(head.framing, None);
