@@ -259,3 +259,14 @@ fn h1_lowercase_head_gets_the_length_of_the_get() {
     c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(c.response().text(), "hello world\n");
 }
+
+#[test]
+fn h1_very_long_uri_gets_414_not_431() {
+    let r = run(&conf("keepalivetimeout = 5; maxclients = 10;", ""));
+    let long = format!("/{}", "a".repeat(30_000));
+    let mut c = Client::new(&r.server);
+    c.send(format!("GET {long} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let resp = c.response();
+    assert_eq!(resp.status, 414, "{resp:?}");
+    assert!(c.closed_within(Duration::from_secs(5)));
+}

@@ -44,7 +44,7 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
     let len = match req.parse_with_uninit_headers(rbuf, &mut fields) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if rbuf.len() >= max_head => {
-            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+            return Err(too_large(rbuf, max_head));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
@@ -54,7 +54,7 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         Err(_) => return Err(StatusCode::BAD_REQUEST),
     };
     if len > max_head || u32::try_from(len).is_err() {
-        return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        return Err(too_large(rbuf, max_head));
     }
     // Where everything lies in the head, so that the head can be frozen
     // and each value shared from it. Usual heads fit the inline spans.
@@ -134,6 +134,19 @@ pub(super) fn parse(rbuf: &mut BytesMut, max_head: usize) -> Result<Option<Head>
         close,
         upgrade,
     }))
+}
+
+/// The status for a head over `max_head`: `414` when its request line
+/// alone is that long (the head limit includes the URI's, so its target
+/// is over `maxurisize` for sure), else `431`. A shorter target over
+/// `maxurisize` gets its 414 from the pipeline.
+fn too_large(buf: &[u8], max_head: usize) -> StatusCode {
+    let line = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if line >= max_head {
+        StatusCode::URI_TOO_LONG
+    } else {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    }
 }
 
 /// The request's method, upper-cased: Ouistiti compares methods
@@ -465,6 +478,13 @@ mod tests {
             parse(&mut big, 100).err(),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
         );
+        for long_line in [
+            format!("GET /{}", "a".repeat(300)),
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(300)),
+        ] {
+            let mut buf = BytesMut::from(long_line.as_bytes());
+            assert_eq!(parse(&mut buf, 100).err(), Some(StatusCode::URI_TOO_LONG));
+        }
     }
 
     #[test]
