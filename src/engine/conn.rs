@@ -91,17 +91,19 @@ impl Site {
             .map_or(super::transport::Verdict::Accept, |f| f.check(peer))
     }
 
-    /// The pipeline for a request: the first virtual host its `Host` (or
-    /// HTTP/2 authority) matches, else the server's own.
+    /// The pipeline for a request: the first virtual host its target's
+    /// authority (absolute form, HTTP/2) or else its `Host` matches, else
+    /// the server's own. An absolute target's authority wins over `Host`
+    /// (RFC 9112 §3.2.2).
     fn pipeline_for(&self, req: &Request) -> (&Arc<Pipeline>, &h1::Defaults) {
         if self.vhosts.is_empty() {
             return (&self.pipeline, &self.defaults);
         }
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
+            req.headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
         host.and_then(|host| {
             self.vhosts.iter().find(|v| {
                 crate::modules::vhost::matches(v.hostname.as_deref(), v.service.as_deref(), host)

@@ -270,3 +270,27 @@ fn h1_very_long_uri_gets_414_not_431() {
     assert_eq!(resp.status, 414, "{resp:?}");
     assert!(c.closed_within(Duration::from_secs(5)));
 }
+
+#[test]
+fn h1_absolute_target_picks_the_virtual_host_over_host() {
+    let dir = crate::support::site();
+    std::fs::create_dir_all(dir.path().join("priv")).unwrap();
+    std::fs::write(dir.path().join("priv/x.txt"), "private\n").unwrap();
+    std::fs::write(dir.path().join("htdocs/x.txt"), "public\n").unwrap();
+    let r = crate::http::run_in(
+        dir,
+        "servers = ({ port = 0; addr = \"127.0.0.1\"; hostname = \"www.test\"; \
+         keepalivetimeout = 5; maxclients = 10;\n vhost = ({ hostname = \"priv.test\"; \
+         document = { docroot = \"priv\"; }; });\n document = { docroot = \"htdocs\"; }; });\n",
+    );
+    let by_host = exchange(
+        &r.server,
+        "GET /x.txt HTTP/1.1\r\nHost: priv.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(by_host.text(), "private\n");
+    let absolute = exchange(
+        &r.server,
+        "GET http://priv.test/x.txt HTTP/1.1\r\nHost: www.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(absolute.text(), "private\n", "{absolute:?}");
+}
