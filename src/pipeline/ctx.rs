@@ -1,9 +1,13 @@
 //! Facts about one request that modules share, typed.
 
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use http::Method;
+
 use crate::engine::transport::TlsInfo;
+use crate::pipeline::Module;
 use crate::server_info::ServerInfo;
 
 /// The authenticated user, set by the authentication phase.
@@ -43,6 +47,23 @@ pub struct RequestCtx {
     pub served_by: &'static str,
     /// Module-private data.
     pub extensions: http::Extensions,
+    /// The pipeline's authentication and authorization modules, for
+    /// [`RequestCtx::permits`]; set for the content phase of requests
+    /// other than GET and HEAD.
+    pub gate: Option<Gate>,
+}
+
+/// The authentication and authorization modules of a pipeline, asked
+/// about another path than the request's (see [`Module::permits`]).
+#[derive(Clone)]
+pub struct Gate(Arc<[Arc<dyn Module>]>);
+
+impl Gate {
+    /// The gate of `modules` (those of the authenticate and authorize
+    /// phases).
+    pub fn new(modules: impl IntoIterator<Item = Arc<dyn Module>>) -> Gate {
+        Gate(modules.into_iter().collect())
+    }
 }
 
 impl RequestCtx {
@@ -57,6 +78,20 @@ impl RequestCtx {
             user: None,
             served_by: "",
             extensions: http::Extensions::new(),
+            gate: None,
         }
+    }
+
+    /// Whether the request's user may do `method` on `path` (a normalised
+    /// request path other than the request's own: a link's target, a
+    /// move's destination), by every authentication and authorization
+    /// module of the pipeline. A module that panics says no.
+    pub fn permits(&self, method: &Method, path: &str) -> bool {
+        let Some(Gate(modules)) = &self.gate else {
+            return true;
+        };
+        modules.iter().all(|m| {
+            catch_unwind(AssertUnwindSafe(|| m.permits(method, path, self))).unwrap_or(false)
+        })
     }
 }

@@ -27,7 +27,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body::Body as _;
 
-pub use ctx::{RequestCtx, User};
+pub use ctx::{Gate, RequestCtx, User};
 pub use module::{
     BoxFuture, Flow, Handled, Module, Phases, Request, RequestHead, Response, RootPath, Step,
 };
@@ -98,6 +98,7 @@ impl Chain {
 pub struct Pipeline {
     info: Arc<ServerInfo>,
     chain: Chain,
+    gate: Gate,
     max_uri: usize,
     max_headers: usize,
 }
@@ -107,8 +108,10 @@ impl Pipeline {
     /// `max_uri` bytes get 414, header blocks larger than `max_headers`
     /// bytes get 431.
     pub fn new(info: Arc<ServerInfo>, chain: Chain, max_uri: usize, max_headers: usize) -> Self {
+        let gate = Gate::new(chain.authenticate.iter().chain(&chain.authorize).cloned());
         Pipeline {
             info,
+            gate,
             chain,
             max_uri,
             max_headers,
@@ -177,6 +180,11 @@ impl Pipeline {
                     {
                         break 'phases end;
                     }
+                }
+                // Writes may name other paths (a link's target, a move's
+                // destination) that the content modules check through it.
+                if head.method != Method::GET && head.method != Method::HEAD {
+                    ctx.gate = Some(self.gate.clone());
                 }
                 let mut req = Request::from_parts(head, body);
                 for m in &self.chain.handle {

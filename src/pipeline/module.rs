@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http::Method;
+
 use crate::body::Body;
 use crate::error::HttpError;
 use crate::pipeline::ctx::RequestCtx;
@@ -157,6 +159,17 @@ pub trait Module: Send + Sync {
         _ctx: &'a mut RequestCtx,
     ) -> Step<'a, Result<Flow, HttpError>> {
         Step::now(Ok(Flow::Continue))
+    }
+
+    /// Whether this authentication or authorization module would let the
+    /// request's user (`ctx.user`, `None`: anonymous) do `method` on
+    /// `path`, another path than the request's that the request acts on:
+    /// a link's target, the destination of a move. Content modules ask
+    /// through [`RequestCtx::permits`] before they act on it, so that a
+    /// link or a move cannot reach a path the user could not have asked
+    /// for. Default: yes.
+    fn permits(&self, _method: &Method, _path: &str, _ctx: &RequestCtx) -> bool {
+        true
     }
 
     /// Phase 4: redirects.

@@ -510,7 +510,8 @@ fn auth_file_storage_with_several_hash_formats() {
     let s = TestServer::start(
         dir.path(),
         &doc_conf(
-            r#"auth = { type = "Basic"; realm = "device"; file = "users.txt"; };"#,
+            // One wrong password per user, ten users: no lock-out here.
+            r#"auth = { type = "Basic"; realm = "device"; file = "users.txt"; maxfailures = 0; };"#,
             "",
         ),
         &[],
@@ -727,6 +728,30 @@ fn auth_unprotect_protect_and_home() {
     assert_eq!(r.header("location").as_deref(), Some("/~/"));
 }
 
+/// An anonymous write on an unprotected path cannot link to a protected
+/// one (reading it through the link).
+#[test]
+fn auth_anonymous_link_cannot_reach_a_protected_path() {
+    let dir = site();
+    std::fs::create_dir_all(dir.path().join("htdocs/public")).unwrap();
+    let auth =
+        r#"auth = { type = "Basic"; user = "foo"; passwd = "bar"; unprotect = "^/public/*"; };"#;
+    let s = TestServer::start(dir.path(), &doc_conf(auth, r#"options = "rest";"#), &[]);
+    let link = |target: &str, user: &[&str]| {
+        let to = format!("Content-Location: {target}");
+        let mut args = vec!["-X", "PUT", "-H", "Content-Type: inode/symlink", "-H", &to];
+        args.extend(user);
+        curl(&s, "/public/link", &args).code
+    };
+    assert_eq!(curl(&s, "/hello.txt", &[]).code, 401);
+    assert_eq!(link("../hello.txt", &[]), 403);
+    assert_eq!(curl(&s, "/public/link", &[]).code, 404);
+    // The user may: the path needs credentials, which they gave.
+    assert_eq!(link("../hello.txt", &["-u", "foo:bar"]), 201);
+    let r = curl(&s, "/public/link", &[]);
+    assert_eq!((r.code, r.body.as_str()), (200, "hello world\n"));
+}
+
 #[test]
 fn auth_wwwform_sign_in_then_cookie() {
     let (_d, s) = start(&format!(
@@ -801,7 +826,10 @@ fn auth_misconfigured_does_not_start() {
     let Err(log) = TestServer::try_start(dir.path(), &conf, &[]) else {
         panic!("started with two factors of issuer `dev`");
     };
-    assert!(log.contains("issuer `dev` is also an earlier factor's"), "{log}");
+    assert!(
+        log.contains("issuer `dev` is also an earlier factor's"),
+        "{log}"
+    );
     assert!(log.contains("marmoset.conf:"), "{log}");
 }
 

@@ -934,4 +934,21 @@ fn rest_homes_are_private() {
         send(&r.server, "GET", "/hello.txt", &[alice], b"").text(),
         "hello world\n"
     );
+    assert!(!r.server.log().contains("inside the docroot"));
+}
+
+/// With `dochome` left to its default (the docroot), the homes are plain
+/// directories of the site too: the server says so at start-up.
+#[cfg(feature = "auth")]
+#[test]
+fn rest_homes_inside_the_docroot_are_warned_about() {
+    let dir = crate::support::site();
+    let r = crate::http::run_in(
+        dir,
+        &conf(
+            "keepalivetimeout = 5; auth = { type = \"Basic\"; user = \"a\"; passwd = \"b\"; };",
+            "options = \"rest,home\";",
+        ),
+    );
+    assert!(r.server.wait_log("are inside the docroot"));
 }

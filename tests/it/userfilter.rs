@@ -6,6 +6,11 @@ use crate::support::{TestServer, site};
 const PASSWD: &str = "root:rootpw:root:/root\nfoo:foopw:users:/foo\nbar:barpw:users:/bar\n";
 
 fn server(extra: &str) -> (crate::support::TempDir, TestServer) {
+    server_with(extra, "")
+}
+
+/// As [`server`], with `document` keys (options).
+fn server_with(extra: &str, document: &str) -> (crate::support::TempDir, TestServer) {
     let dir = site();
     std::fs::write(dir.path().join("passwd"), PASSWD).unwrap();
     for d in ["users/foo", "users/bar", "public", "filter"] {
@@ -18,7 +23,7 @@ fn server(extra: &str) -> (crate::support::TempDir, TestServer) {
         "servers = ({{ port = 0; addr = \"127.0.0.1\"; keepalivetimeout = 5;\n\
          auth = {{ type = \"Basic\"; authz = \"file\"; file = \"passwd\"; realm = \"test\"; unprotect = \"^/public/*\"; }};\n\
          userfilter = {{ dbname = \"filter.db\"; superuser = \"root\"; configuri = \"^/filter/config*\"; {extra} }};\n\
-         document = {{ docroot = \"htdocs\"; }}; }});\n"
+         document = {{ docroot = \"htdocs\"; {document} }}; }});\n"
     );
     let s = TestServer::start(dir.path(), &conf, &[]);
     (dir, s)
@@ -61,6 +66,83 @@ fn userfilter_default_rules_give_the_superuser_everything() {
     assert_eq!(code(&s, Some("foo:foopw"), &[], "/hello.txt"), "403");
     // Unauthenticated on an unprotected URI with no rule: 401.
     assert_eq!(code(&s, None, &[], "/public/p.txt"), "401");
+}
+
+/// The other paths a write names — a link's target, a move's or a new
+/// link's path — pass the rules as the request's own path does.
+#[test]
+fn userfilter_links_and_moves_cannot_reach_refused_paths() {
+    let (dir, s) = server_with("", "options = \"rest,webdav\";");
+    std::fs::create_dir_all(dir.path().join("htdocs/drop")).unwrap();
+    for m in ["GET", "PUT", "POST", "DELETE", "MOVE"] {
+        for exp in ["%5E%2Fdrop%2F*", "%5E%2Fusers%2F%25u*"] {
+            let form = format!("role=users&method={m}&pathexp={exp}");
+            assert_eq!(add_rule(&s, "root:rootpw", &form), "204");
+        }
+    }
+    let foo = Some("foo:foopw");
+    let link = |at: &str, target: &str| {
+        let to = format!("Content-Location: {target}");
+        let args = ["-X", "PUT", "-H", "Content-Type: inode/symlink", "-H", &to];
+        code(&s, foo, &args, at)
+    };
+    assert_eq!(code(&s, foo, &[], "/users/bar/a.txt"), "403");
+    // A link inside foo's area works; one to bar's file does not.
+    assert_eq!(
+        code(
+            &s,
+            foo,
+            &["-X", "PUT", "--data-binary", "data"],
+            "/drop/f.txt"
+        ),
+        "201"
+    );
+    assert_eq!(link("/drop/ok", "f.txt"), "201");
+    assert_eq!(code(&s, foo, &[], "/drop/ok"), "200");
+    assert_eq!(link("/drop/l1", "../users/bar/a.txt"), "403");
+    assert_eq!(code(&s, foo, &[], "/drop/l1"), "404");
+    // Through a link to foo's own directory, `..` leads to /users on
+    // disk, not to /drop as the text reads.
+    assert_eq!(link("/drop/mine", "../users/foo"), "201");
+    assert_eq!(link("/drop/l2", "mine/../bar/a.txt"), "403");
+    assert!(!dir.path().join("htdocs/drop/l2").exists());
+    // Moves and new links into bar's directory.
+    let mv = [
+        "-X",
+        "POST",
+        "-H",
+        "X-POST-CMD: mv",
+        "-H",
+        "X-POST-ARG: /users/bar/b.txt",
+    ];
+    assert_eq!(code(&s, foo, &mv, "/drop/f.txt"), "403");
+    let ln = [
+        "-X",
+        "POST",
+        "-H",
+        "X-POST-CMD: ln",
+        "-H",
+        "X-POST-ARG: /users/bar/lnk",
+    ];
+    assert_eq!(code(&s, foo, &ln, "/drop/f.txt"), "403");
+    let dest = format!("Destination: http://{}/users/bar/c.txt", s.addr);
+    assert_eq!(
+        code(&s, foo, &["-X", "MOVE", "-H", &dest], "/drop/f.txt"),
+        "403"
+    );
+    for name in ["b.txt", "lnk", "c.txt"] {
+        assert!(
+            !dir.path().join("htdocs/users/bar").join(name).exists(),
+            "{name}"
+        );
+    }
+    // Within foo's own paths, the same requests work.
+    let dest = format!("Destination: http://{}/drop/g.txt", s.addr);
+    assert_eq!(
+        code(&s, foo, &["-X", "MOVE", "-H", &dest], "/drop/f.txt"),
+        "201"
+    );
+    assert!(dir.path().join("htdocs/drop/g.txt").exists());
 }
 
 #[test]

@@ -270,10 +270,14 @@ impl Factor {
     /// Whether `ctx.path` is the page challenges redirect to (`signin`,
     /// else `token_ep`), which must be reachable without credentials.
     pub fn is_page(&self, ctx: &RequestCtx) -> bool {
+        self.is_page_path(&ctx.path)
+    }
+
+    fn is_page_path(&self, path: &str) -> bool {
         self.signin
             .as_ref()
             .or(self.token_ep.as_ref())
-            .is_some_and(|p| page_path(p) == ctx.path)
+            .is_some_and(|p| page_path(p) == path)
     }
 
     /// A wwwform sign-in: POST to `token_ep`.
@@ -302,12 +306,16 @@ impl Factor {
 
     /// Whether the request may not go on anonymously (§6.6.3 step 6).
     fn needs_credentials(&self, ctx: &RequestCtx) -> bool {
-        let path = ctx.path.as_str();
+        self.needs_credentials_at(&ctx.path)
+    }
+
+    /// Whether `path` may not be reached anonymously.
+    pub fn needs_credentials_at(&self, path: &str) -> bool {
         if self.scheme == Scheme::None {
             false
         } else if path.contains('~') {
             true
-        } else if self.is_page(ctx) {
+        } else if self.is_page_path(path) {
             false
         } else if self.protect.is_match(path) {
             true

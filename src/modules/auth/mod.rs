@@ -354,6 +354,12 @@ impl Module for Auth {
         "auth"
     }
 
+    /// An anonymous request (an unprotected path) may not act on a path
+    /// that needs credentials.
+    fn permits(&self, _method: &http::Method, path: &str, ctx: &RequestCtx) -> bool {
+        ctx.user.is_some() || !self.factors.iter().any(|f| f.needs_credentials_at(path))
+    }
+
     fn phases(&self) -> Phases {
         let p = Phases::AUTHENTICATE | Phases::REWRITE;
         if self.login || self.mngt.is_some() {

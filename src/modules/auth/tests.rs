@@ -324,7 +324,7 @@ fn satisfied_issuers_list_as_names_would() {
     let a = build(
         r#"({ type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; },
              { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "two"; },
-             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "one"; })"#,
+             { type = "Basic"; user = "foo"; passwd = "bar"; issuer = "three"; })"#,
     );
     let f = &a.factors;
     // The list as `run` used to build it: carried, then the factor's own,
@@ -349,7 +349,7 @@ fn satisfied_issuers_list_as_names_would() {
         &[(0, &[])],
         &[(1, &[]), (2, &[])],
         &[(0, &[]), (1, &[]), (2, &[])],
-        &[(0, &[]), (1, &["x", "one"]), (2, &[])],
+        &[(0, &[]), (1, &["x", "one"]), (2, &["three"])],
     ];
     for steps in cases {
         let mut s = Satisfied::default();

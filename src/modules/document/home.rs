@@ -23,7 +23,7 @@ use crate::pipeline::User;
 /// The canonical `dochome` directory.
 #[derive(Clone, Debug)]
 pub struct Homes {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
 }
 
 /// The directory a request path is resolved in, and the part of the path

@@ -152,6 +152,16 @@ impl Document {
         } else {
             None
         };
+        if let Some(h) = &homes
+            && h.dir.starts_with(root.dir())
+        {
+            log::warn!(
+                "{}: the homes (`dochome` {}) are inside the docroot: they are also served by \
+                 their plain path, without the owner check; set `dochome` outside it",
+                cfg.path,
+                h.dir.display()
+            );
+        }
         Ok(Document {
             root,
             homes,
@@ -266,11 +276,12 @@ impl Module for Document {
         if !matches!(verb, Verb::Read) {
             // Uploads and WebDAV wait for the body and the disk.
             return Step::later(async move {
+                let ctx: &RequestCtx = ctx;
                 let scope = self.scope(ctx)?;
                 let uri = ctx.path.as_str();
                 let done = match verb {
-                    Verb::Rest => rest::handle(self, req, uri, &scope).await,
-                    _ => webdav::handle(self, req, uri, &scope).await,
+                    Verb::Rest => rest::handle(self, req, uri, &scope, ctx).await,
+                    _ => webdav::handle(self, req, uri, &scope, ctx).await,
                 };
                 // A request pipelined behind this one must not get a
                 // cached file this one replaced.

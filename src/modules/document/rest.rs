@@ -14,7 +14,11 @@
 //!
 //! Differences from the original, all on the safe side (REFERENCE §8.1.7):
 //! every path — target, `X-POST-ARG`, link targets — is confined to the
-//! root (403 `Permission denied` otherwise); `chmod` keeps only the
+//! root (403 `Permission denied` otherwise), and the other paths a request
+//! acts on pass the same authentication and authorization as the request's
+//! own ([`permitted`]: a link's target must be readable and writable by the
+//! user, both as written and where it leads on disk; a move's or a link's
+//! new path writable; a moved file deletable); `chmod` keeps only the
 //! permission bits (`0777`); uploads are atomic ([`super::upload`]). With
 //! option `webdav`, PUT replaces an existing file (204) and DELETE removes
 //! whole directories, as WebDAV clients expect.
@@ -32,7 +36,7 @@ use super::upload::{self, Mode, Stored, UploadError};
 use super::write_path::{WritePath, confine, errno, existing, parent_of};
 use crate::body::Body;
 use crate::error::HttpError;
-use crate::pipeline::{Handled, Request, Response};
+use crate::pipeline::{Handled, Request, RequestCtx, Response};
 use crate::request_body::BodyError;
 
 /// Serve a PUT, POST or DELETE.
@@ -41,6 +45,7 @@ pub async fn handle(
     req: Request,
     uri: &str,
     scope: &Scope<'_>,
+    ctx: &RequestCtx,
 ) -> Result<Handled, HttpError> {
     if !doc.filter.accepts(uri) {
         return Ok(Handled::Declined(req));
@@ -57,9 +62,9 @@ pub async fn handle(
             if ctype.starts_with("multipart/form-data") {
                 return Ok(Handled::Declined(req));
             }
-            put(doc, req, rel, scope, &ctype, reply).await
+            put(doc, req, rel, scope, &ctype, reply, ctx).await
         }
-        Method::POST => post(doc, req, rel, scope, reply).await,
+        Method::POST => post(doc, req, rel, scope, reply, ctx).await,
         _ => {
             let Ok(target) = WritePath::new(&scope.root, rel) else {
                 return match std::fs::symlink_metadata(scope.root.dir().join(&rel[1..])) {
@@ -216,6 +221,7 @@ async fn put(
     scope: &Scope<'_>,
     ctype: &str,
     reply: Reply<'_>,
+    ctx: &RequestCtx,
 ) -> Response {
     if rel.ends_with('/') || ctype == "inode/directory" {
         return match mkdir(scope, rel) {
@@ -227,7 +233,7 @@ async fn put(
         let Some(target) = header(&req, CONTENT_LOCATION.as_str()) else {
             return reply.ko(&errno(libc::EINVAL));
         };
-        return match link(scope, rel, target.trim_start_matches('/')) {
+        return match link(scope, rel, target.trim_start_matches('/'), ctx) {
             Ok(()) => reply.ok(StatusCode::CREATED),
             Err(e) => reply.ko(&e),
         };
@@ -273,14 +279,58 @@ fn mkdir(scope: &Scope<'_>, rel: &str) -> io::Result<()> {
 }
 
 /// Create the link `rel` → `target` (text stored as is; relative to the
-/// link's directory), refused when the target leaves the root.
-fn link(scope: &Scope<'_>, rel: &str, target: &str) -> io::Result<()> {
+/// link's directory), refused when the target leaves the root or when the
+/// user could not read and write it, or write `rel`, by their own paths.
+fn link(scope: &Scope<'_>, rel: &str, target: &str, ctx: &RequestCtx) -> io::Result<()> {
     if target.is_empty() {
         return Err(errno(libc::EINVAL));
     }
-    confine(parent_of(rel), target).ok_or_else(|| errno(libc::EACCES))?;
+    let written = confine(parent_of(rel), target).ok_or_else(|| errno(libc::EACCES))?;
+    let readable_writable = [Method::GET, Method::PUT];
+    if !permitted(ctx, scope, rel, &[Method::PUT])
+        || !permitted(ctx, scope, &written, &readable_writable)
+    {
+        return Err(errno(libc::EACCES));
+    }
+    // Where it leads on disk: `a/../b` through a link `a` is not `b`.
+    let leads = on_disk(scope, parent_of(rel), target)?;
+    if !permitted(ctx, scope, &leads, &readable_writable) {
+        return Err(errno(libc::EACCES));
+    }
     let at = WritePath::new(&scope.root, rel)?;
     symlink(target, at.full())
+}
+
+/// The path inside the root that `target`, relative to the directory
+/// `dir` (a path inside the root), names on disk: its own directory
+/// resolved through the links on the way, as the system will. That
+/// directory must exist (a link through a directory made later would not
+/// have been checked).
+fn on_disk(scope: &Scope<'_>, dir: &str, target: &str) -> io::Result<String> {
+    let root = std::fs::canonicalize(scope.root.dir())?;
+    let full = root.join(dir.trim_start_matches('/')).join(target);
+    let (parent, name) = match (full.parent(), full.file_name()) {
+        (Some(p), Some(n)) if !target.ends_with("..") => (p, n.to_str()),
+        _ => (full.as_path(), Some("")),
+    };
+    let parent = std::fs::canonicalize(parent)?;
+    let inside = parent
+        .strip_prefix(&root)
+        .map_err(|_| errno(libc::EACCES))?;
+    match (inside.to_str(), name) {
+        (Some(inside), Some(name)) => {
+            confine("/", &format!("{inside}/{name}")).ok_or_else(|| errno(libc::EACCES))
+        }
+        _ => Err(errno(libc::EACCES)),
+    }
+}
+
+/// Whether the request's user may do each of `methods` on `rel` (a path
+/// inside `scope`), as if they had asked for it (see
+/// [`RequestCtx::permits`]).
+pub fn permitted(ctx: &RequestCtx, scope: &Scope<'_>, rel: &str, methods: &[Method]) -> bool {
+    let uri = scope.uri(rel);
+    methods.iter().all(|m| ctx.permits(m, &uri))
 }
 
 async fn post(
@@ -289,6 +339,7 @@ async fn post(
     rel: &str,
     scope: &Scope<'_>,
     reply: Reply<'_>,
+    ctx: &RequestCtx,
 ) -> Response {
     let cmd = header(&req, "x-post-cmd").map(str::trim).map(str::to_owned);
     let arg = header(&req, "x-post-arg")
@@ -298,13 +349,13 @@ async fn post(
     let result = match cmd.as_deref() {
         None => return replace(doc, req, rel, scope, reply).await,
         Some("mv") if arg.is_empty() => Ok(()),
-        Some("mv") => rename(doc, scope, rel, &arg),
+        Some("mv") => rename(doc, scope, rel, &arg, ctx),
         Some("chmod") => chmod(scope, rel, &arg),
         Some("ln") if arg.is_empty() => Ok(()),
         Some("ln") => {
             let target = rel.trim_start_matches('/');
             match confine("/", arg.trim_start_matches('/')) {
-                Some(at) if doc.filter.accepts(&scope.uri(&at)) => link(scope, &at, target),
+                Some(at) if doc.filter.accepts(&scope.uri(&at)) => link(scope, &at, target, ctx),
                 _ => Err(errno(libc::EACCES)),
             }
         }
@@ -351,9 +402,18 @@ async fn replace(
     }
 }
 
-fn rename(doc: &Document, scope: &Scope<'_>, rel: &str, arg: &str) -> io::Result<()> {
+fn rename(
+    doc: &Document,
+    scope: &Scope<'_>,
+    rel: &str,
+    arg: &str,
+    ctx: &RequestCtx,
+) -> io::Result<()> {
     let dest = confine("/", arg.trim_start_matches('/')).ok_or_else(|| errno(libc::EACCES))?;
-    if !doc.filter.accepts(&scope.uri(&dest)) {
+    if !doc.filter.accepts(&scope.uri(&dest))
+        || !permitted(ctx, scope, &dest, &[Method::PUT])
+        || !permitted(ctx, scope, rel, &[Method::DELETE])
+    {
         return Err(errno(libc::EACCES));
     }
     let from = WritePath::new(&scope.root, rel)?;

@@ -11,7 +11,8 @@
 //! GET, HEAD, PUT and DELETE are the document module's own; with option
 //! `webdav` PUT replaces existing files and DELETE removes trees, which
 //! clients expect. `Destination` must stay in the same root (the docroot,
-//! or the user's home) and pass the `allow`/`deny` filter, else 403.
+//! or the user's home), pass the `allow`/`deny` filter and be writable
+//! (PUT) by the user under the authorization rules, else 403.
 //! Locking (class 2) is not offered: clients that insist on it (Windows'
 //! and macOS's built-in ones) mount read-only or not at all.
 
@@ -21,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 
 use super::Document;
@@ -32,7 +33,7 @@ use super::upload::TEMP_PREFIX;
 use super::write_path::WritePath;
 use crate::body::Body;
 use crate::error::HttpError;
-use crate::pipeline::{Handled, Request, Response};
+use crate::pipeline::{Handled, Request, RequestCtx, Response};
 
 /// The methods a docroot with option `rest` answers.
 pub const ALLOWED: &str = "OPTIONS, GET, HEAD, PUT, POST, DELETE, PROPFIND, MKCOL, MOVE, COPY";
@@ -43,6 +44,7 @@ pub async fn handle(
     req: Request,
     uri: &str,
     scope: &Scope<'_>,
+    ctx: &RequestCtx,
 ) -> Result<Handled, HttpError> {
     if !doc.filter.accepts(uri) {
         return Ok(Handled::Declined(req));
@@ -52,8 +54,8 @@ pub async fn handle(
         "OPTIONS" => options(),
         "PROPFIND" => propfind(doc, req, uri, rel, scope).await?,
         "MKCOL" => mkcol(&req, rel, scope),
-        "MOVE" => transfer(doc, &req, rel, scope, false).await?,
-        _ => transfer(doc, &req, rel, scope, true).await?,
+        "MOVE" => transfer(doc, &req, rel, scope, false, ctx).await?,
+        _ => transfer(doc, &req, rel, scope, true, ctx).await?,
     };
     Ok(Handled::Served(resp))
 }
@@ -262,6 +264,7 @@ async fn transfer(
     rel: &str,
     scope: &Scope<'_>,
     copy: bool,
+    ctx: &RequestCtx,
 ) -> Result<Response, HttpError> {
     let Some(dest_uri) = destination(req) else {
         return Ok(status(StatusCode::BAD_REQUEST));
@@ -272,7 +275,7 @@ async fn transfer(
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
     };
-    if !in_scope || !doc.filter.accepts(&dest_uri) {
+    if !in_scope || !doc.filter.accepts(&dest_uri) || !ctx.permits(&Method::PUT, &dest_uri) {
         return Ok(status(StatusCode::FORBIDDEN));
     }
     let dest_rel = scope.rel(&dest_uri).to_string();

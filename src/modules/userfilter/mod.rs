@@ -194,7 +194,8 @@ impl Userfilter {
         }
     }
 
-    fn is_allowed(&self, method: &Method, ctx: &RequestCtx) -> bool {
+    /// Whether the rules let `ctx.user` do `method` on `path`.
+    fn is_allowed(&self, method: &Method, path: &str, ctx: &RequestCtx) -> bool {
         let rules = self.rules();
         let user = ctx.user.as_ref();
         let name = user.map_or("anonymous", |u| u.name.as_str());
@@ -220,9 +221,9 @@ impl Userfilter {
             .iter()
             .filter(|c| methods.contains(&c.rule.method.as_str()) && applies(&c.rule))
             .any(|c| match &c.fixed {
-                Some(fixed) => fixed.is_match(&ctx.path),
+                Some(fixed) => fixed.is_match(path),
                 None => expand(&c.rule.exp, name, group, home)
-                    .is_some_and(|exp| PatternList::new(&exp).is_match(&ctx.path)),
+                    .is_some_and(|exp| PatternList::new(&exp).is_match(path)),
             })
     }
 }
@@ -255,12 +256,16 @@ impl Module for Userfilter {
         Phases::AUTHORIZE | Phases::HANDLE
     }
 
+    fn permits(&self, method: &Method, path: &str, ctx: &RequestCtx) -> bool {
+        self.allow.is_match(path) || self.is_allowed(method, path, ctx)
+    }
+
     fn authorize<'a>(
         &'a self,
         req: &'a RequestHead,
         ctx: &'a mut RequestCtx,
     ) -> Step<'a, Result<Flow, HttpError>> {
-        let verdict = if self.allow.is_match(&ctx.path) || self.is_allowed(&req.method, ctx) {
+        let verdict = if self.permits(&req.method, &ctx.path, ctx) {
             Ok(Flow::Continue)
         } else if ctx.user.is_none() {
             Err(HttpError::new(StatusCode::UNAUTHORIZED))
