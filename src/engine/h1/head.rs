@@ -242,24 +242,31 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Option<Framing>, Sta
 }
 
 /// The framing of a body with `Transfer-Encoding` (every line of it):
-/// `chunked` alone; any other coding is not implemented (`501`), so the
-/// body cannot be found and the connection closes.
+/// `chunked` alone. Without `chunked` last the body's end cannot be found
+/// (`400`, RFC 9112 §6.3); another coding before it is not implemented
+/// (`501`, §6.1). Either way the connection closes.
 fn transfer_codings(headers: &HeaderMap) -> Result<Framing, StatusCode> {
-    let mut chunked = 0;
-    for v in headers.get_all(TRANSFER_ENCODING) {
-        for coding in v.as_bytes().split(|&b| b == b',') {
-            let coding = coding.trim_ascii();
-            if coding.eq_ignore_ascii_case(b"chunked") {
-                chunked += 1;
-            } else if !coding.is_empty() {
-                return Err(StatusCode::NOT_IMPLEMENTED);
-            }
-        }
+    let mut codings = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|c| !c.is_empty());
+    let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+    if !codings.next_back().is_some_and(chunked) {
+        return Err(StatusCode::BAD_REQUEST);
     }
-    if chunked == 1 {
-        Ok(Framing::Chunked)
+    let mut other = false;
+    for c in codings {
+        if chunked(c) {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        other = true;
+    }
+    if other {
+        Err(StatusCode::NOT_IMPLEMENTED)
     } else {
-        Err(StatusCode::BAD_REQUEST)
+        Ok(Framing::Chunked)
     }
 }
 
@@ -509,11 +516,13 @@ mod tests {
             "Content-Length: 5x\r\n",
             "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
             "Transfer-Encoding: chunked, chunked\r\n",
+            "Transfer-Encoding: gzip\r\n",
+            "Transfer-Encoding: chunked, gzip\r\n",
+            "Transfer-Encoding: gzip, chunked, chunked\r\n",
         ] {
             assert_eq!(body(bad), Err(StatusCode::BAD_REQUEST), "{bad:?}");
         }
         for other in [
-            "Transfer-Encoding: gzip\r\n",
             "Transfer-Encoding: gzip, chunked\r\n",
             "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
         ] {
