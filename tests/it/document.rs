@@ -224,6 +224,14 @@ fn document_symlink_outside_docroot_not_served() {
     let inside = get(&r.server, "/inside.txt", &[]);
     assert_eq!(inside.status, 200);
     assert_eq!(inside.text(), "hello world\n");
+    // The listing leaves out the links that lead out (it showed their
+    // targets' sizes and kinds), not the one inside.
+    let listing = get(&r.server, "/", &["X-Requested-With: XMLHttpRequest"]).text();
+    assert!(listing.contains("inside.txt"), "{listing}");
+    assert!(
+        !listing.contains("link.txt") && !listing.contains("outdir"),
+        "{listing}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -62,9 +62,12 @@ impl Entry {
     }
 }
 
-/// The visible entries of `dir`, unsorted. Links are followed (a dangling
-/// link shows as itself).
-pub fn read(dir: &Path) -> Result<Vec<Entry>, HttpError> {
+/// The visible entries of `dir` (inside the canonical directory `root`),
+/// unsorted. Links are followed when they stay inside `root`; one that
+/// leads out is left out, as GET treats it as missing (its target's size
+/// and kind are not the listing's to tell); a dangling link shows as
+/// itself.
+pub fn read(dir: &Path, root: &Path) -> Result<Vec<Entry>, HttpError> {
     let entries = std::fs::read_dir(dir).map_err(HttpError::from)?;
     let mut out = Vec::new();
     for entry in entries.flatten() {
@@ -72,7 +75,14 @@ pub fn read(dir: &Path) -> Result<Vec<Entry>, HttpError> {
         if name.as_bytes().starts_with(b".") {
             continue;
         }
-        let meta = std::fs::metadata(entry.path()).or_else(|_| entry.metadata());
+        let meta = match entry.file_type() {
+            Ok(t) if t.is_symlink() => match std::fs::canonicalize(entry.path()) {
+                Ok(real) if !real.starts_with(root) => continue,
+                Ok(real) => std::fs::metadata(real),
+                Err(_) => entry.metadata(),
+            },
+            _ => entry.metadata(),
+        };
         if let Ok(meta) = meta {
             out.push(Entry::from_meta(name.to_string_lossy().into_owned(), &meta));
         }
@@ -283,7 +293,7 @@ mod tests {
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::os::unix::fs::symlink(d.path().join("f"), d.path().join("link")).unwrap();
         std::os::unix::fs::symlink(d.path().join("none"), d.path().join("dangling")).unwrap();
-        let mut v = read(d.path()).unwrap();
+        let mut v = read(d.path(), d.path()).unwrap();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         let names: Vec<&str> = v.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["dangling", "f", "link", "sub"]);

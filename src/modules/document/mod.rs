@@ -224,7 +224,7 @@ impl Document {
             return Ok(None);
         };
         if listing && is_xhr(req) {
-            let body = listing::json(uri, listing::read(&dir)?, &self.mime);
+            let body = listing::json(uri, listing::read(&dir, scope.root.dir())?, &self.mime);
             return Ok(Some(generated(req, body, "text/json")));
         }
         if let Some(page) = page
@@ -233,7 +233,7 @@ impl Document {
             return Ok(Some(self.file(req, &page, open)));
         }
         if listing {
-            let body = listing::html(uri, listing::read(&dir)?);
+            let body = listing::html(uri, listing::read(&dir, scope.root.dir())?);
             return Ok(Some(generated(req, body, "text/html; charset=utf-8")));
         }
         Ok(None)
