@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             keep_alive: true,
             max_head: 4096,
             max_body: 64 * 1024,
+            stall: Duration::from_secs(1),
         };
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         let engine = h1::serve(server, BytesMut::new(), settings, shutdown, |req| {
