@@ -75,7 +75,7 @@ pub struct Settings {
     /// Largest request body (the handlers' default limit).
     pub max_body: u64,
     /// Longest wait on a client in the middle of a request: for body
-    /// bytes, or to take response bytes (see [`stall`]).
+    /// bytes, or to take response bytes (the engine's `stall` module).
     pub stall: Duration,
 }
 
