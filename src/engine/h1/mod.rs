@@ -12,15 +12,17 @@
 //!   buffer's memory;
 //! - the handler runs while the connection serves its body demand
 //!   (`body`);
-//! - the response head and small bodies are gathered in the write buffer,
-//!   written with one `writev` together with a large body chunk; when the
-//!   client has already sent the next request (pipelining) the write waits
-//!   until no complete request is left, up to `DEFER_LIMIT` bytes;
+//! - the response head (`response_head`) and small bodies are gathered in
+//!   the write buffer, written with one `writev` together with a large
+//!   body chunk; when the client has already sent the next request
+//!   (pipelining) the write waits until no complete request is left, up to
+//!   `DEFER_LIMIT` bytes;
 //! - idle, a connection holds only what its read buffer holds.
 
 mod body;
 mod deadline;
 mod head;
+mod response_head;
 mod spare;
 mod stall;
 mod write;
@@ -39,7 +41,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 
 pub use body::EngineBody;
-pub use head::Defaults;
+pub use response_head::Defaults;
 
 use super::rewind::Rewind;
 use super::transport::Io;
@@ -145,7 +147,7 @@ pub async fn serve<'d, I, F, Fut>(
                     Ok(Some(h)) => break Some(h),
                     Ok(None) => {}
                     Err(status) => {
-                        head::refusal(&mut c.out, status);
+                        response_head::refusal(&mut c.out, status);
                         break None;
                     }
                 }
@@ -380,7 +382,7 @@ impl<I: Io + 'static> Conn<I> {
                 self.out = spare::take_out(write::room_for(framing));
             }
             crate::http_date::with_now(|date| {
-                head::encode(
+                response_head::encode(
                     &mut self.out,
                     resp_version,
                     status,

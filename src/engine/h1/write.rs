@@ -72,7 +72,7 @@ pub(super) enum Framing {
 
 /// Choose the framing of `resp`. The head encoder writes the matching
 /// header in place of the response's own `Content-Length` and
-/// `Transfer-Encoding` (see `head::encode`).
+/// `Transfer-Encoding` (see `response_head::encode`).
 pub(super) fn framing(resp: &Response, method: &Method, version: Version) -> Framing {
     let status = resp.status();
     if method == Method::HEAD
