@@ -15,29 +15,6 @@ fn impatient(server_keys: &str, document_keys: &str) -> Running {
     ))
 }
 
-/// Read from `s` until it closes or `within` passes; the bytes and whether
-/// it closed.
-fn read_until_close(s: &mut std::net::TcpStream, within: Duration) -> (usize, bool) {
-    let deadline = Instant::now() + within;
-    let mut total = 0;
-    let mut buf = vec![0u8; 256 * 1024];
-    while Instant::now() < deadline {
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        match crate::support::read_some(s, &mut buf) {
-            Ok(0) => return (total, true),
-            Ok(n) => total += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return (total, true),
-        }
-    }
-    (total, false)
-}
-
 #[test]
 fn h1_stalled_uploads_free_their_slots() {
     let r = impatient("maxclients = 2;", "options = \"rest\";");
@@ -85,12 +62,12 @@ fn big_site(size: usize) -> Running {
 fn h1_stalled_reader_is_dropped() {
     let size = 32 << 20;
     let r = big_site(size);
-    let mut s = r.server.connect();
-    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let mut c = Client::new(&r.server);
+    c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     // Read nothing for well over the limit.
     std::thread::sleep(Duration::from_secs(4));
-    let (got, closed) = read_until_close(&mut s, Duration::from_secs(20));
+    let closed = c.closed_within(Duration::from_secs(20));
+    let got = c.pending().len();
     println!("stalled reader got {got} of {size} body bytes, closed: {closed}");
     assert!(closed, "connection still open");
     assert!(
