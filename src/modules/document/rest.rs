@@ -302,27 +302,19 @@ fn link(scope: &Scope<'_>, rel: &str, target: &str, ctx: &RequestCtx) -> io::Res
 }
 
 /// The path inside the root that `target`, relative to the directory
-/// `dir` (a path inside the root), names on disk: its own directory
-/// resolved through the links on the way, as the system will. That
-/// directory must exist (a link through a directory made later would not
-/// have been checked).
+/// `dir` (a path inside the root), names on disk: the text is not
+/// normalised first, so [`WritePath`] resolves its directory through the
+/// links on the way, as the system will. That directory must exist (a
+/// link through a directory made later would not have been checked).
 fn on_disk(scope: &Scope<'_>, dir: &str, target: &str) -> io::Result<String> {
-    let root = std::fs::canonicalize(scope.root.dir())?;
-    let full = root.join(dir.trim_start_matches('/')).join(target);
-    let (parent, name) = match (full.parent(), full.file_name()) {
-        (Some(p), Some(n)) if !target.ends_with("..") => (p, n.to_str()),
-        _ => (full.as_path(), Some("")),
-    };
-    let parent = std::fs::canonicalize(parent)?;
-    let inside = parent
-        .strip_prefix(&root)
-        .map_err(|_| errno(libc::EACCES))?;
-    match (inside.to_str(), name) {
-        (Some(inside), Some(name)) => {
-            confine("/", &format!("{inside}/{name}")).ok_or_else(|| errno(libc::EACCES))
-        }
-        _ => Err(errno(libc::EACCES)),
-    }
+    let at = WritePath::new(&scope.root, &format!("{dir}/{target}"))?.full();
+    let inside = at
+        .strip_prefix(scope.root.dir())
+        .ok()
+        .and_then(|p| p.to_str());
+    inside
+        .and_then(|p| confine("/", p))
+        .ok_or_else(|| errno(libc::EACCES))
 }
 
 /// Whether the request's user may do each of `methods` on `rel` (a path
