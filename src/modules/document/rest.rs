@@ -320,7 +320,7 @@ fn on_disk(scope: &Scope<'_>, dir: &str, target: &str) -> io::Result<String> {
 /// Whether the request's user may do each of `methods` on `rel` (a path
 /// inside `scope`), as if they had asked for it (see
 /// [`RequestCtx::permits`]).
-pub fn permitted(ctx: &RequestCtx, scope: &Scope<'_>, rel: &str, methods: &[Method]) -> bool {
+fn permitted(ctx: &RequestCtx, scope: &Scope<'_>, rel: &str, methods: &[Method]) -> bool {
     let uri = scope.uri(rel);
     methods.iter().all(|m| ctx.permits(m, &uri))
 }
