@@ -16,7 +16,7 @@
 //! every path — target, `X-POST-ARG`, link targets — is confined to the
 //! root (403 `Permission denied` otherwise), and the other paths a request
 //! acts on pass the same authentication and authorization as the request's
-//! own ([`permitted`]: a link's target must be readable and writable by the
+//! own (`permitted`: a link's target must be readable and writable by the
 //! user, both as written and where it leads on disk; a move's or a link's
 //! new path writable; a moved file deletable); `chmod` keeps only the
 //! permission bits (`0777`); uploads are atomic ([`super::upload`]). With
